@@ -1,0 +1,99 @@
+/// One parsed HTTP request, as a handler sees it.
+public struct HTTPRequest: Sendable {
+  public var method: HTTPMethod
+  /// The request target exactly as sent, e.g. `/features/customer/42?features=a,b`.
+  public var target: String
+  public var version: HTTPVersion
+  public var headers: HTTPHeaders
+  /// The whole body (already de-chunked), empty when there is none.
+  public var body: [UInt8]
+  /// Path parameters captured by the router, e.g. `id` for `/features/:entity/:id`.
+  public var parameters: PathParameters
+
+  public init(
+    method: HTTPMethod, target: String, version: HTTPVersion = .http1_1,
+    headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], parameters: PathParameters = PathParameters()
+  ) {
+    self.method = method
+    self.target = target
+    self.version = version
+    self.headers = headers
+    self.body = body
+    self.parameters = parameters
+  }
+
+  /// The path part of the target (before `?`), still percent-encoded.
+  public var path: Substring {
+    if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<question] }
+    return target[...]
+  }
+
+  /// The raw query string (after `?`), or nil.
+  public var query: Substring? {
+    guard let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+    return target[target.utf8.index(after: question)...]
+  }
+
+  /// The query's name/value pairs, percent-decoded (`+` is a space), in order. Pairs that are
+  /// not valid percent-encoding are left out.
+  public var queryItems: [(name: String, value: String)] {
+    guard let query else { return [] }
+    var items: [(name: String, value: String)] = []
+    for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+      let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      guard let name = PercentDecoding.decode(parts[0], plusAsSpace: true) else { continue }
+      let value = parts.count > 1 ? PercentDecoding.decode(parts[1], plusAsSpace: true) : ""
+      if let value { items.append((name: name, value: value)) }
+    }
+    return items
+  }
+
+  /// The first value of query parameter `name`.
+  public func queryItem(_ name: String) -> String? {
+    queryItems.first { $0.name == name }?.value
+  }
+}
+
+/// Path parameters captured by the router, in pattern order.
+public struct PathParameters: Sendable {
+  var items: [(name: String, value: String)] = []
+
+  public init() {}
+
+  /// The decoded value captured for `:name`.
+  public subscript(name: String) -> String? {
+    for item in items where item.name == name { return item.value }
+    return nil
+  }
+
+  public var count: Int { items.count }
+}
+
+/// RFC 3986 percent-decoding.
+public enum PercentDecoding {
+  /// Decodes `%XX` escapes (and `+` when asked). Returns nil for a malformed escape or for bytes
+  /// that are not UTF-8.
+  public static func decode<S: StringProtocol>(_ text: S, plusAsSpace: Bool = false) -> String? {
+    let utf8 = text.utf8
+    if !utf8.contains(UInt8(ascii: "%")) && !(plusAsSpace && utf8.contains(UInt8(ascii: "+"))) {
+      return String(text)
+    }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(utf8.count)
+    var iterator = utf8.makeIterator()
+    while let byte = iterator.next() {
+      if byte == UInt8(ascii: "%") {
+        guard let high = iterator.next(), let low = iterator.next() else { return nil }
+        let h = ByteClass.hexValue(high)
+        let l = ByteClass.hexValue(low)
+        guard h >= 0, l >= 0 else { return nil }
+        bytes.append(UInt8(h << 4 | l))
+      } else if plusAsSpace && byte == UInt8(ascii: "+") {
+        bytes.append(.space)
+      } else {
+        bytes.append(byte)
+      }
+    }
+    return String(validating: bytes, as: UTF8.self)
+  }
+}

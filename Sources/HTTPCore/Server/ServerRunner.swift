@@ -1,0 +1,33 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs a server until SIGTERM or SIGINT, then shuts it down gracefully and returns. This is the
+/// whole life of a server process: `featureserver serve` and the benchmark server use it.
+public enum ServerRunner {
+  /// Starts `group` and `server`, blocks until a shutdown signal and the drain finish.
+  /// `onStart` runs once listening, with the bound port.
+  public static func run(
+    server: HTTPServer, group: EventLoopGroup, onStart: (Int) -> Void = { _ in }
+  ) throws {
+    SignalWatcher.blockShutdownSignals()
+    try group.start()
+    try server.start()
+    let loop = group.loops[0]
+    loop.execute {
+      do {
+        var watcher: SignalWatcher? = nil
+        watcher = try SignalWatcher(loop: loop, signals: [SIGTERM, SIGINT]) { signal in
+          writeDiagnostic("featureserver: received signal \(signal), draining")
+          watcher?.cancel()
+          watcher = nil
+          server.shutdown { group.stop() }
+        }
+      } catch {
+        writeDiagnostic("featureserver: cannot watch signals: \(error)")
+      }
+    }
+    onStart(server.port)
+    group.wait()
+  }
+}

@@ -1,0 +1,34 @@
+import Synchronization
+
+/// Counters of the server's rare events across all loops, for metrics and tests. Per-request
+/// counting belongs to the application's per-loop metrics, not here: these take a lock.
+public final class ServerStatistics: Sendable {
+  /// What a counter counts.
+  public enum Event: Int, CaseIterable, Sendable {
+    case connectionAccepted, connectionRejected, parseError, headerTimeout
+    case idleTimeout, droppedResponder, doubleResponse, acceptError
+  }
+
+  private let counters = Mutex<[Int]>(Array(repeating: 0, count: Event.allCases.count))
+  private let open = Atomic<Int>(0)
+
+  /// Connections open right now.
+  public var openConnections: Int { open.load(ordering: .relaxed) }
+
+  /// How many times `event` happened since start.
+  public func count(_ event: Event) -> Int { counters.withLock { $0[event.rawValue] } }
+
+  func record(_ event: Event) { counters.withLock { $0[event.rawValue] += 1 } }
+
+  /// Reserves a connection slot if fewer than `limit` are open.
+  func reserveConnection(limit: Int) -> Bool {
+    let previous = open.add(1, ordering: .relaxed).oldValue
+    if previous >= limit {
+      open.subtract(1, ordering: .relaxed)
+      return false
+    }
+    return true
+  }
+
+  func releaseConnection() { open.subtract(1, ordering: .relaxed) }
+}
