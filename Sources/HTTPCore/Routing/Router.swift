@@ -80,41 +80,23 @@ public final class Router: @unchecked Sendable {
       }
       utf8 = path.utf8[...]
     }
-    var parameters = PathParameters()
-    var node = root
+    var segments: [Substring.UTF8View.SubSequence] = []
     var rest = utf8
     while true {
       while rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
       if rest.isEmpty { break }
       let end = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
-      let segment = rest[..<end]
-      if let literal = node.literals.first(where: { $0.segment.elementsEqual(segment) }) {
-        node = literal.node
-      } else if let parameter = node.parameter {
-        guard let value = PercentDecoding.decode(Substring(segment)) else {
-          return .badPath("malformed percent-encoding in the path")
-        }
-        parameters.items.append((name: parameter.name, value: value))
-        node = parameter.node
-      } else if let wildcard = node.wildcard {
-        guard let value = PercentDecoding.decode(Substring(rest)) else {
-          return .badPath("malformed percent-encoding in the path")
-        }
-        parameters.items.append((name: wildcard.name, value: value))
-        node = wildcard.node
-        break
-      } else {
-        return .notFound
-      }
+      segments.append(rest[..<end])
       rest = rest[end...]
     }
-    if node.handlers.isEmpty {
-      if let wildcard = node.wildcard, !wildcard.node.handlers.isEmpty {
-        parameters.items.append((name: wildcard.name, value: ""))
-        node = wildcard.node
-      } else {
-        return .notFound
+    var captured: [(name: String, raw: Substring)] = []
+    guard let node = Router.find(root, segments[...], in: utf8, &captured) else { return .notFound }
+    var parameters = PathParameters()
+    for capture in captured {
+      guard let value = PercentDecoding.decode(capture.raw) else {
+        return .badPath("malformed percent-encoding in the path")
       }
+      parameters.items.append((name: capture.name, value: value))
     }
     for entry in node.handlers where entry.method == method {
       return .found(entry.handler, pattern: entry.pattern, parameters)
@@ -127,6 +109,39 @@ public final class Router: @unchecked Sendable {
     var allowed = node.handlers.map(\.method)
     if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
     return .methodNotAllowed(allowed: allowed)
+  }
+
+  /// Depth-first search: literal, then parameter, then wildcard, backtracking when a branch
+  /// has no handlers for the remaining segments.
+  private static func find(
+    _ node: Node, _ segments: ArraySlice<Substring.UTF8View.SubSequence>, in path: Substring.UTF8View,
+    _ captured: inout [(name: String, raw: Substring)]
+  ) -> Node? {
+    guard let segment = segments.first else {
+      if !node.handlers.isEmpty { return node }
+      if let wildcard = node.wildcard, !wildcard.node.handlers.isEmpty {
+        captured.append((wildcard.name, ""))
+        return wildcard.node
+      }
+      return nil
+    }
+    let rest = segments.dropFirst()
+    if let literal = node.literals.first(where: { $0.segment.elementsEqual(segment) }),
+      let found = find(literal.node, rest, in: path, &captured)
+    {
+      return found
+    }
+    if let parameter = node.parameter {
+      captured.append((parameter.name, Substring(segment)))
+      if let found = find(parameter.node, rest, in: path, &captured) { return found }
+      captured.removeLast()
+    }
+    if let wildcard = node.wildcard, !wildcard.node.handlers.isEmpty, let last = segments.last {
+      let whole = Substring(path[segment.startIndex..<last.endIndex])
+      captured.append((wildcard.name, whole))
+      return wildcard.node
+    }
+    return nil
   }
 
   private static func pathOfAbsoluteForm(_ target: Substring) -> Substring? {

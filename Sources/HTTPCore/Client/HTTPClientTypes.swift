@@ -1,0 +1,73 @@
+/// A request for `HTTPClientConnection`.
+public struct HTTPClientRequest: Sendable {
+  public var method: HTTPMethod
+  /// Origin-form target, e.g. `/features/customer/42`.
+  public var target: String
+  public var headers: HTTPHeaders
+  public var body: [UInt8]
+
+  public init(method: HTTPMethod = .get, target: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+    self.method = method
+    self.target = target
+    self.headers = headers
+    self.body = body
+  }
+
+  /// The request as bytes on the wire. Encode once and reuse with `send(encoded:)` on hot paths
+  /// (the load generator does): nothing is allocated per send then.
+  public func encoded(host: String) -> [UInt8] {
+    var output: [UInt8] = []
+    output.reserveCapacity(64 + target.utf8.count + body.count)
+    output.append(contentsOf: method.description.utf8)
+    output.append(.space)
+    output.append(contentsOf: target.utf8)
+    output.append(contentsOf: " HTTP/1.1\r\n".utf8)
+    if !headers.contains("host") {
+      output.append(contentsOf: "Host: \(host)\r\n".utf8)
+    }
+    for field in headers where !equalsIgnoringASCIICase(field.name, "content-length") {
+      output.append(contentsOf: "\(field.name): \(field.value)\r\n".utf8)
+    }
+    if !body.isEmpty || method == .post || method == .put || method == .patch {
+      output.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+    }
+    output.append(contentsOf: "\r\n".utf8)
+    output.append(contentsOf: body)
+    return output
+  }
+}
+
+/// A response received by `HTTPClientConnection`.
+public struct HTTPClientResponse: Sendable {
+  public var status: Int
+  public var reason: String
+  public var headers: HTTPHeaders
+  public var body: [UInt8]
+
+  /// The body as UTF-8 text.
+  public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// Why a client request failed.
+public enum HTTPClientError: Error, Equatable, Sendable, CustomStringConvertible {
+  case connectFailed(SystemError)
+  case connectTimeout
+  /// No response within the request's timeout; the connection was closed.
+  case timeout
+  /// The server closed the connection (or it broke) before the response was complete.
+  case connectionClosed
+  case malformedResponse(String)
+  /// The connection was closed by `close()` before this request was answered.
+  case cancelled
+
+  public var description: String {
+    switch self {
+    case .connectFailed(let error): "connect failed: \(error)"
+    case .connectTimeout: "connect timed out"
+    case .timeout: "request timed out"
+    case .connectionClosed: "connection closed before the response was complete"
+    case .malformedResponse(let reason): "malformed response: \(reason)"
+    case .cancelled: "cancelled"
+    }
+  }
+}

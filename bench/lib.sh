@@ -1,0 +1,45 @@
+# Shared helpers for the bench/ scripts: wrk runs parsed into numbers, medians, free ports.
+# Source it; it defines functions only.
+
+# free_port: prints a TCP port nothing listens on.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for_port PORT: waits up to 10 s for something to listen on 127.0.0.1:PORT.
+wait_for_port() {
+  for _ in $(seq 1 100); do
+    (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listening on port $1" >&2
+  return 1
+}
+
+# to_ms VALUE: converts a wrk latency ("812.00us", "1.23ms", "1.02s") to milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else printf "%s", v }'
+}
+
+# run_wrk LABEL ARGS...: runs wrk --latency and prints "LABEL rps p50_ms p99_ms non2xx".
+run_wrk() {
+  local label=$1
+  shift
+  local out
+  out=$(wrk --latency "$@" 2>&1)
+  local rps p50 p99 errors
+  rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+  p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+  p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+  errors=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  echo "$label ${rps:-0} ${p50:-nan} ${p99:-nan} ${errors:-0}"
+}
+
+# median: reads numbers, one per line, prints their median.
+median() {
+  sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
