@@ -165,9 +165,8 @@ public final class HTTPClientConnection: EventHandler {
         parser.parse(UnsafeRawBufferPointer(rebasing: raw[consumed...]), isHead: isHead)
       }
       switch outcome {
-      case .needMore:
-        if parser.readsUntilClose { consumed = input.count }
-        input.removeFirst(consumed)
+      case .needMore(let used):
+        input.removeFirst(consumed + used)
         return
       case .response(let response, let used):
         consumed += used

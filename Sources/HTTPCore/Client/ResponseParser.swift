@@ -2,7 +2,9 @@
 /// framed by Content-Length, chunked coding, or the end of the connection.
 struct ResponseParser {
   enum Outcome {
-    case needMore
+    /// More bytes are needed; `consumed` bytes of the input were taken (body bytes already
+    /// stored) and must not be fed again.
+    case needMore(consumed: Int)
     /// A complete response, which used `consumed` bytes of the input.
     case response(HTTPClientResponse, consumed: Int)
     case failure(String)
@@ -38,13 +40,13 @@ struct ResponseParser {
       switch state {
       case .head:
         guard let base = rest.baseAddress?.assumingMemoryBound(to: UInt8.self), rest.count > 0 else {
-          return .needMore
+          return .needMore(consumed: consumed)
         }
         guard let headEnd = findHeadEnd(base, rest.count) else {
           if rest.count > limits.maxRequestLineBytes + limits.maxHeaderBytes {
             return .failure("response head too large")
           }
-          return .needMore
+          return .needMore(consumed: consumed)
         }
         guard let framing = parseHead(UnsafeRawBufferPointer(start: base, count: headEnd)) else {
           return .failure("unparseable status line or header")
@@ -71,12 +73,12 @@ struct ResponseParser {
         consumed += take
         if take == remaining { return finish(consumed) }
         state = .body(remaining: remaining - take)
-        return .needMore
+        return .needMore(consumed: consumed)
       case .chunked(var decoder):
         switch decoder.decode(rest, into: &response.body) {
         case .needMore:
           state = .chunked(decoder)
-          return .needMore
+          return .needMore(consumed: consumed + rest.count)
         case .done(let used):
           return finish(consumed + used)
         case .failure(let error):
@@ -84,7 +86,7 @@ struct ResponseParser {
         }
       case .untilClose:
         response.body.append(contentsOf: rest)
-        return .needMore
+        return .needMore(consumed: consumed + rest.count)
       }
     }
   }
@@ -122,9 +124,8 @@ struct ResponseParser {
 
   private mutating func parseHead(_ head: UnsafeRawBufferPointer) -> BodyFraming? {
     let text = String(decoding: head, as: UTF8.self)
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map {
-      $0.hasSuffix("\r") ? $0.dropLast() : $0
-    }
+    // "\r\n" is one Character in Swift: split on both it and a lone "\n".
+    var lines = text.split(omittingEmptySubsequences: true) { $0 == "\r\n" || $0 == "\n" }
     guard !lines.isEmpty else { return nil }
     let statusLine = lines.removeFirst()
     let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)

@@ -1,0 +1,69 @@
+import XCTest
+
+@testable import HTTPCore
+
+final class ResponseParserTests: XCTestCase {
+  /// Feeds `stream` in pieces of `step` bytes and collects the complete responses.
+  func responses(_ stream: String, step: Int = Int.max, isHead: Bool = false, closeAtEnd: Bool = false)
+    -> [HTTPClientResponse]
+  {
+    var parser = ResponseParser(limits: HTTPLimits())
+    var buffer: [UInt8] = []
+    var done: [HTTPClientResponse] = []
+    let bytes = Array(stream.utf8)
+    var offset = 0
+    while offset < bytes.count {
+      let end = min(bytes.count, offset + step)
+      buffer.append(contentsOf: bytes[offset..<end])
+      offset = end
+      while !buffer.isEmpty {
+        let outcome = buffer.withUnsafeBytes { parser.parse($0, isHead: isHead) }
+        guard case .response(let response, let consumed) = outcome else {
+          if case .needMore(let used) = outcome { buffer.removeFirst(used) }
+          break
+        }
+        done.append(response)
+        buffer.removeFirst(consumed)
+      }
+    }
+    if closeAtEnd, let last = parser.finishAtClose() { done.append(last) }
+    return done
+  }
+
+  func testContentLengthResponsesWholeAndByteByByte() {
+    let stream = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhelloHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+    for step in [Int.max, 1, 7] {
+      let parsed = responses(stream, step: step)
+      XCTAssertEqual(parsed.map(\.status), [200, 404], "step \(step)")
+      XCTAssertEqual(parsed.first?.text, "hello")
+      XCTAssertEqual(parsed.first?.headers["x-a"], "b")
+      XCTAssertEqual(parsed.last?.reason, "Not Found")
+    }
+  }
+
+  func testChunkedResponse() {
+    let parsed = responses("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", step: 2)
+    XCTAssertEqual(parsed.map(\.text), ["abc"])
+  }
+
+  func testInterimContinueIsSkipped() {
+    let parsed = responses("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+    XCTAssertEqual(parsed.map(\.status), [201])
+  }
+
+  func testHeadResponseHasNoBodyDespiteLength() {
+    let parsed = responses("HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n", isHead: true)
+    XCTAssertEqual(parsed.map(\.body.count), [0])
+  }
+
+  func testBodyDelimitedByClose() {
+    let parsed = responses("HTTP/1.0 200 OK\r\n\r\nuntil the end", step: 3, closeAtEnd: true)
+    XCTAssertEqual(parsed.map(\.text), ["until the end"])
+  }
+
+  func testGarbageIsAFailure() {
+    var parser = ResponseParser(limits: HTTPLimits())
+    let outcome = Array("SSH-2.0-OpenSSH\r\n\r\n".utf8).withUnsafeBytes { parser.parse($0, isHead: false) }
+    guard case .failure = outcome else { return XCTFail("expected a failure") }
+  }
+}
