@@ -7,6 +7,7 @@ let package = Package(
   products: [
     .executable(name: "featureserver", targets: ["FeatureServerCLI"]),
     .executable(name: "http-bench-server", targets: ["HTTPBenchServer"]),
+    .executable(name: "http-parser-fuzz", targets: ["HTTPParserFuzz"]),
     .library(name: "HTTPCore", targets: ["HTTPCore"]),
   ],
   dependencies: [
@@ -26,7 +27,8 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPCore"]),
-    .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore"]),
+    .target(name: "CFuzzerDriver"),
+    .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore", "CFuzzerDriver"]),
     .testTarget(
       name: "HTTPCoreTests", dependencies: ["HTTPCore"],
       swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -64,7 +64,8 @@ final class ChunkedDecoderTests: XCTestCase {
   func testLongExtensionsAre400() {
     var limits = HTTPLimits()
     limits.maxChunkLineBytes = 16
-    XCTAssertEqual(decode("3;" + String(repeating: "x", count: 40) + "\r\nabc\r\n0\r\n\r\n", limits: limits), .status(400))
+    XCTAssertEqual(
+      decode("3;" + String(repeating: "x", count: 40) + "\r\nabc\r\n0\r\n\r\n", limits: limits), .status(400))
   }
 
   func testTooManyTrailersAre431() {

@@ -80,18 +80,22 @@ final class EventLoopTests: XCTestCase {
     let second = pairs[1][0]
     loop.execute {
       // Whichever runs first closes the other; the other must then never be called.
-      try! loop.register(fd: first, events: EventMask.readable, handler: Closer {
-        calls.append(Int(first))
-        loop.unregister(fd: first)
-        loop.unregister(fd: second)
-        close(second)
-      })
-      try! loop.register(fd: second, events: EventMask.readable, handler: Closer {
-        calls.append(Int(second))
-        loop.unregister(fd: second)
-        loop.unregister(fd: first)
-        close(first)
-      })
+      try! loop.register(
+        fd: first, events: EventMask.readable,
+        handler: Closer {
+          calls.append(Int(first))
+          loop.unregister(fd: first)
+          loop.unregister(fd: second)
+          close(second)
+        })
+      try! loop.register(
+        fd: second, events: EventMask.readable,
+        handler: Closer {
+          calls.append(Int(second))
+          loop.unregister(fd: second)
+          loop.unregister(fd: first)
+          close(first)
+        })
       _ = write(pairs[0][1], "x", 1)
       _ = write(pairs[1][1], "x", 1)
       loop.schedule(afterNanoseconds: 50_000_000) { done.fulfill() }

@@ -35,7 +35,8 @@ final class RealClientTests: XCTestCase {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("curl-body-\(getpid())")
     try body.write(to: file, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: file) }
-    result = try runCommand(curl, ["-sS", "-H", "Expect: 100-continue", "--data-binary", "@\(file.path)", "\(base)/echo"])
+    result = try runCommand(
+      curl, ["-sS", "-H", "Expect: 100-continue", "--data-binary", "@\(file.path)", "\(base)/echo"])
     XCTAssertEqual(result.status, 0)
     XCTAssertEqual(result.output.count, body.count)
 
@@ -44,7 +45,9 @@ final class RealClientTests: XCTestCase {
     XCTAssertEqual(result.output, "abc")
 
     // Several URLs on one connection (keep-alive), and the status/headers of a 405.
-    result = try runCommand(curl, ["-sS", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{num_connects} ", "\(base)/hello/a", "\(base)/hello/b"])
+    result = try runCommand(
+      curl,
+      ["-sS", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{num_connects} ", "\(base)/hello/a", "\(base)/hello/b"])
     XCTAssertEqual(result.output, "1 0 ")
     result = try runCommand(curl, ["-sS", "-i", "-X", "PUT", "\(base)/hello/a"])
     XCTAssertTrue(result.output.hasPrefix("HTTP/1.1 405"), result.output)
@@ -127,7 +130,9 @@ final class RealClientTests: XCTestCase {
     loop.execute {
       // Port 1 on loopback: nothing listens there.
       HTTPClientConnection.connect(loop: loop, host: "127.0.0.1", port: 1) { result in
-        if case .failure(.connectFailed(let error)) = result { XCTAssertEqual(error.code, ECONNREFUSED) } else {
+        if case .failure(.connectFailed(let error)) = result {
+          XCTAssertEqual(error.code, ECONNREFUSED)
+        } else {
           XCTFail("expected connectFailed, got \(result)")
         }
         done.fulfill()

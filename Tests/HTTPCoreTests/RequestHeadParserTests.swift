@@ -5,62 +5,121 @@ import XCTest
 final class RequestHeadParserTests: XCTestCase {
   /// Each case: the raw request head and what the parser must make of it, whole and byte by byte.
   let table: [(name: String, input: String, expected: Expected)] = [
-    ("simple GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", .request(method: "GET", target: "/", framing: .none, keepAlive: true)),
-    ("GET with query", "GET /features/customer/42?features=a,b HTTP/1.1\r\nHost: a\r\n\r\n",
-      .request(method: "GET", target: "/features/customer/42?features=a,b", framing: .none, keepAlive: true)),
-    ("leading empty line is ignored", "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
-      .request(method: "GET", target: "/", framing: .none, keepAlive: true)),
-    ("content length", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
-      .request(method: "POST", target: "/p", framing: .length(5), keepAlive: true)),
-    ("content length zero", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
-      .request(method: "POST", target: "/p", framing: .none, keepAlive: true)),
-    ("identical duplicate content length", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
-      .request(method: "POST", target: "/p", framing: .length(5), keepAlive: true)),
-    ("content length list of identical values", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
-      .request(method: "POST", target: "/p", framing: .length(5), keepAlive: true)),
-    ("chunked", "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
-      .request(method: "POST", target: "/p", framing: .chunked, keepAlive: true)),
-    ("chunked in any case", "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n",
-      .request(method: "POST", target: "/p", framing: .chunked, keepAlive: true)),
-    ("connection close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-      .request(method: "GET", target: "/", framing: .none, keepAlive: false)),
-    ("connection close in a list", "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n",
-      .request(method: "GET", target: "/", framing: .none, keepAlive: false)),
-    ("HTTP/1.0 closes by default", "GET / HTTP/1.0\r\n\r\n",
-      .request(method: "GET", target: "/", framing: .none, keepAlive: false)),
-    ("HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-      .request(method: "GET", target: "/", framing: .none, keepAlive: true)),
-    ("HTTP/1.2 is treated as 1.1", "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
-      .request(method: "GET", target: "/", framing: .none, keepAlive: true)),
-    ("value whitespace trimmed, obs-text allowed", "GET / HTTP/1.1\r\nHost: a\r\nX-Name:  caf\u{e9} \t\r\n\r\n",
-      .request(method: "GET", target: "/", framing: .none, keepAlive: true)),
-    ("absolute-form target", "GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n",
-      .request(method: "GET", target: "http://a/x", framing: .none, keepAlive: true)),
-    ("custom method token", "PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n",
-      .request(method: "PURGE", target: "/x", framing: .none, keepAlive: true)),
-    ("expect 100-continue", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
-      .request(method: "POST", target: "/", framing: .length(3), keepAlive: true)),
+    (
+      "simple GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+      .request(method: "GET", target: "/", framing: .none, keepAlive: true)
+    ),
+    (
+      "GET with query", "GET /features/customer/42?features=a,b HTTP/1.1\r\nHost: a\r\n\r\n",
+      .request(method: "GET", target: "/features/customer/42?features=a,b", framing: .none, keepAlive: true)
+    ),
+    (
+      "leading empty line is ignored", "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+      .request(method: "GET", target: "/", framing: .none, keepAlive: true)
+    ),
+    (
+      "content length", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+      .request(method: "POST", target: "/p", framing: .length(5), keepAlive: true)
+    ),
+    (
+      "content length zero", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+      .request(method: "POST", target: "/p", framing: .none, keepAlive: true)
+    ),
+    (
+      "identical duplicate content length",
+      "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+      .request(method: "POST", target: "/p", framing: .length(5), keepAlive: true)
+    ),
+    (
+      "content length list of identical values", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+      .request(method: "POST", target: "/p", framing: .length(5), keepAlive: true)
+    ),
+    (
+      "chunked", "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+      .request(method: "POST", target: "/p", framing: .chunked, keepAlive: true)
+    ),
+    (
+      "chunked in any case", "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n",
+      .request(method: "POST", target: "/p", framing: .chunked, keepAlive: true)
+    ),
+    (
+      "connection close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      .request(method: "GET", target: "/", framing: .none, keepAlive: false)
+    ),
+    (
+      "connection close in a list", "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n",
+      .request(method: "GET", target: "/", framing: .none, keepAlive: false)
+    ),
+    (
+      "HTTP/1.0 closes by default", "GET / HTTP/1.0\r\n\r\n",
+      .request(method: "GET", target: "/", framing: .none, keepAlive: false)
+    ),
+    (
+      "HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      .request(method: "GET", target: "/", framing: .none, keepAlive: true)
+    ),
+    (
+      "HTTP/1.2 is treated as 1.1", "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+      .request(method: "GET", target: "/", framing: .none, keepAlive: true)
+    ),
+    (
+      "value whitespace trimmed, obs-text allowed", "GET / HTTP/1.1\r\nHost: a\r\nX-Name:  caf\u{e9} \t\r\n\r\n",
+      .request(method: "GET", target: "/", framing: .none, keepAlive: true)
+    ),
+    (
+      "absolute-form target", "GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n",
+      .request(method: "GET", target: "http://a/x", framing: .none, keepAlive: true)
+    ),
+    (
+      "custom method token", "PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n",
+      .request(method: "PURGE", target: "/x", framing: .none, keepAlive: true)
+    ),
+    (
+      "expect 100-continue", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+      .request(method: "POST", target: "/", framing: .length(3), keepAlive: true)
+    ),
 
     // Incomplete heads.
     ("no end of head yet", "GET / HTTP/1.1\r\nHost: a\r\n", .incomplete),
     ("half a request line", "GET /featu", .incomplete),
 
     // Smuggling and framing errors: 400.
-    ("content length and transfer encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", .status(400)),
-    ("transfer encoding then content length", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", .status(400)),
-    ("differing content lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", .status(400)),
+    (
+      "content length and transfer encoding",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", .status(400)
+    ),
+    (
+      "transfer encoding then content length",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", .status(400)
+    ),
+    (
+      "differing content lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+      .status(400)
+    ),
     ("differing content lengths in a list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\n", .status(400)),
     ("negative content length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", .status(400)),
     ("signed content length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n", .status(400)),
     ("hex content length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", .status(400)),
-    ("overflowing content length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", .status(400)),
+    (
+      "overflowing content length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+      .status(400)
+    ),
     ("empty content length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", .status(400)),
     ("chunked not final", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", .status(400)),
-    ("chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", .status(400)),
+    (
+      "chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+      .status(400)
+    ),
     ("unknown coding only", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", .status(400)),
-    ("unsupported coding before chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", .status(501)),
+    (
+      "unsupported coding before chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      .status(501)
+    ),
     ("transfer encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", .status(400)),
-    ("chunked with a space-padded name", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n", .status(400)),
+    (
+      "chunked with a space-padded name", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
+      .status(400)
+    ),
     ("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", .status(400)),
     ("bare CR in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", .status(400)),
     ("bare LF line ending", "GET / HTTP/1.1\nHost: a\n\n", .status(400)),
@@ -118,7 +177,8 @@ final class RequestHeadParserTests: XCTestCase {
     let long = "GET /" + String(repeating: "a", count: 100)
     XCTAssertEqual(parseHead(long.bytes, limits: limits).0, .status(414))
     XCTAssertEqual(parseHead((long + " HTTP/1.1\r\nHost: a\r\n\r\n").bytes, limits: limits).0, .status(414))
-    XCTAssertEqual(parseHead("GET /short HTTP/1.1\r\nHost: a\r\n\r\n".bytes, limits: limits).0,
+    XCTAssertEqual(
+      parseHead("GET /short HTTP/1.1\r\nHost: a\r\n\r\n".bytes, limits: limits).0,
       .request(method: "GET", target: "/short", framing: .none, keepAlive: true))
   }
 
@@ -134,7 +194,8 @@ final class RequestHeadParserTests: XCTestCase {
     var limits = HTTPLimits()
     limits.maxHeaderCount = 10
     let ten = "GET / HTTP/1.1\r\nHost: a\r\n" + (1...9).map { "X-\($0): v\r\n" }.joined() + "\r\n"
-    XCTAssertEqual(parseHead(ten.bytes, limits: limits).0,
+    XCTAssertEqual(
+      parseHead(ten.bytes, limits: limits).0,
       .request(method: "GET", target: "/", framing: .none, keepAlive: true))
     let eleven = "GET / HTTP/1.1\r\nHost: a\r\n" + (1...10).map { "X-\($0): v\r\n" }.joined() + "\r\n"
     XCTAssertEqual(parseHead(eleven.bytes, limits: limits).0, .status(431))
@@ -143,8 +204,10 @@ final class RequestHeadParserTests: XCTestCase {
   func testBodyLargerThanTheLimitIs413() {
     var limits = HTTPLimits()
     limits.maxBodyBytes = 10
-    XCTAssertEqual(parseHead("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n".bytes, limits: limits).0, .status(413))
-    XCTAssertEqual(parseHead("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n".bytes, limits: limits).0,
+    XCTAssertEqual(
+      parseHead("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n".bytes, limits: limits).0, .status(413))
+    XCTAssertEqual(
+      parseHead("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n".bytes, limits: limits).0,
       .request(method: "POST", target: "/", framing: .length(10), keepAlive: true))
   }
 }

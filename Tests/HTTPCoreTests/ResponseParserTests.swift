@@ -31,7 +31,8 @@ final class ResponseParserTests: XCTestCase {
   }
 
   func testContentLengthResponsesWholeAndByteByByte() {
-    let stream = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhelloHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+    let stream =
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhelloHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
     for step in [Int.max, 1, 7] {
       let parsed = responses(stream, step: step)
       XCTAssertEqual(parsed.map(\.status), [200, 404], "step \(step)")

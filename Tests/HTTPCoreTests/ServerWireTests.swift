@@ -24,14 +24,17 @@ final class ServerWireTests: XCTestCase {
     let connection = try RawConnection(port: server.port)
     connection.send(request)
     let (text, closed) = connection.readUntilClose()
-    XCTAssertTrue(text.hasPrefix("HTTP/1.1 \(status) "), "got: \(statusLine(text)) for \(request.debugDescription)", file: file, line: line)
+    XCTAssertTrue(
+      text.hasPrefix("HTTP/1.1 \(status) "), "got: \(statusLine(text)) for \(request.debugDescription)", file: file,
+      line: line)
     XCTAssertTrue(text.contains("Connection: close\r\n"), "no Connection: close", file: file, line: line)
     XCTAssertTrue(text.contains("\"error\""), "error body missing", file: file, line: line)
     XCTAssertTrue(closed, "server did not close after \(status)", file: file, line: line)
   }
 
   func testMalformedRequestsGetTheirStatusAndAClose() throws {
-    try assertRefused("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
+    try assertRefused(
+      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
     try assertRefused("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400)
     try assertRefused("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400)
     try assertRefused("GET /hello/x HTTP/1.1\r\nHost: a\r\nX-A: b\r\n  folded\r\n\r\n", 400)
@@ -60,7 +63,8 @@ final class ServerWireTests: XCTestCase {
 
   func testChunkedBodyLargerThanTheLimitIs413() throws {
     let chunk = String(repeating: "x", count: 65536)
-    let request = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    let request =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
       + String(repeating: "10000\r\n\(chunk)\r\n", count: 17) + "0\r\n\r\n"
     try assertRefused(request, 413)
   }
@@ -70,7 +74,8 @@ final class ServerWireTests: XCTestCase {
     // answer neither way: 400, close, and never run the hidden request.
     let connection = try RawConnection(port: server.port)
     connection.send(
-      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hello/smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
+      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hello/smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
     let (text, closed) = connection.readUntilClose()
     XCTAssertTrue(text.hasPrefix("HTTP/1.1 400 "))
     XCTAssertFalse(text.contains("smuggled"))
@@ -83,7 +88,8 @@ final class ServerWireTests: XCTestCase {
     // The first answers 100 ms later than the others, from a timer.
     connection.send(
       "GET /delay/100 HTTP/1.1\r\nHost: a\r\n\r\nGET /hello/two HTTP/1.1\r\nHost: a\r\n\r\n"
-        + "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nthreeGET /from-another-thread HTTP/1.1\r\nHost: a\r\n\r\n")
+        + "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nthreeGET /from-another-thread HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
     let responses = connection.readResponses(4)
     XCTAssertEqual(responses.count, 4)
     XCTAssertTrue(responses[0].hasSuffix("waited 100"))
@@ -94,7 +100,8 @@ final class ServerWireTests: XCTestCase {
 
   func testBodySplitAcrossManyWritesIsReassembled() throws {
     let connection = try RawConnection(port: server.port)
-    let request = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
+    let request =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
     for byte in request.utf8 {
       connection.send([byte])
     }
@@ -141,7 +148,8 @@ final class ServerWireTests: XCTestCase {
 
   func testConnectionCloseIsHonouredAfterTheResponse() throws {
     let connection = try RawConnection(port: server.port)
-    connection.send("GET /hello/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /hello/ignored HTTP/1.1\r\nHost: a\r\n\r\n")
+    connection.send(
+      "GET /hello/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /hello/ignored HTTP/1.1\r\nHost: a\r\n\r\n")
     let (text, closed) = connection.readUntilClose()
     XCTAssertEqual(RawConnection.split(text).count, 1)
     XCTAssertTrue(text.contains("Connection: close"))
@@ -160,7 +168,9 @@ final class ServerWireTests: XCTestCase {
 
   func testADroppedResponderAnswers500AndIsCounted() throws {
     let connection = try RawConnection(port: server.port)
-    connection.send("GET /drop HTTP/1.1\r\nHost: a\r\n\r\nGET /twice HTTP/1.1\r\nHost: a\r\n\r\nGET /hello/after HTTP/1.1\r\nHost: a\r\n\r\n")
+    connection.send(
+      "GET /drop HTTP/1.1\r\nHost: a\r\n\r\nGET /twice HTTP/1.1\r\nHost: a\r\n\r\nGET /hello/after HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
     let responses = connection.readResponses(3)
     XCTAssertTrue(responses[0].hasPrefix("HTTP/1.1 500 "))
     XCTAssertTrue(responses[1].hasSuffix("first"))

@@ -99,7 +99,8 @@ public final class HTTPClientConnection: EventHandler {
 
   /// Sends a request; with requests already in flight it is pipelined behind them.
   public func send(_ request: HTTPClientRequest, timeout: Double = 10, completion: @escaping Completion) {
-    send(encoded: request.encoded(host: host), isHead: request.method == .head, timeout: timeout, completion: completion)
+    send(
+      encoded: request.encoded(host: host), isHead: request.method == .head, timeout: timeout, completion: completion)
   }
 
   /// Sends pre-encoded request bytes (see `HTTPClientRequest.encoded(host:)`).

@@ -122,12 +122,15 @@ enum RequestHeadParser {
       var valueEnd = lineEnd
       for index in valueStart..<lineEnd where !ByteClass.fieldValue[Int(base[index])] {
         return .failure(
-          HTTPParseError(.badRequest, base[index] == .cr ? "bare CR in a header field" : "invalid character in a header field value"))
+          HTTPParseError(
+            .badRequest, base[index] == .cr ? "bare CR in a header field" : "invalid character in a header field value")
+        )
       }
       while valueEnd > valueStart, base[valueEnd - 1] == .space || base[valueEnd - 1] == .tab { valueEnd -= 1 }
       let value = ParsedHead.Range(start: valueStart, end: valueEnd)
       if head.names.count == limits.maxHeaderCount {
-        return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "more than \(limits.maxHeaderCount) header fields"))
+        return .failure(
+          HTTPParseError(.requestHeaderFieldsTooLarge, "more than \(limits.maxHeaderCount) header fields"))
       }
       head.names.append(name)
       head.values.append(value)
@@ -167,7 +170,10 @@ enum RequestHeadParser {
         sawTransferEncoding = true
         forEachListElement(base, value) { element in
           transferEncodings.append(
-            Substring(String(decoding: UnsafeRawBufferPointer(start: base + element.start, count: element.end - element.start), as: UTF8.self)))
+            Substring(
+              String(
+                decoding: UnsafeRawBufferPointer(start: base + element.start, count: element.end - element.start),
+                as: UTF8.self)))
         }
       default:
         break
@@ -292,7 +298,9 @@ enum RequestHeadParser {
       var elementStart = start
       var elementEnd = end
       while elementStart < elementEnd, base[elementStart] == .space || base[elementStart] == .tab { elementStart += 1 }
-      while elementEnd > elementStart, base[elementEnd - 1] == .space || base[elementEnd - 1] == .tab { elementEnd -= 1 }
+      while elementEnd > elementStart, base[elementEnd - 1] == .space || base[elementEnd - 1] == .tab {
+        elementEnd -= 1
+      }
       if elementEnd > elementStart { body(.init(start: elementStart, end: elementEnd)) }
       start = end + 1
     }

@@ -37,7 +37,8 @@ public final class Router: @unchecked Sendable {
       if segment.hasPrefix(":") {
         let name = String(segment.dropFirst())
         if let existing = node.parameter {
-          precondition(existing.name == name, "conflicting parameter names :\(existing.name) and :\(name) in \(pattern)")
+          precondition(
+            existing.name == name, "conflicting parameter names :\(existing.name) and :\(name) in \(pattern)")
           node = existing.node
         } else {
           let child = Node()

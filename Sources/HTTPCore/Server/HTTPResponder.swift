@@ -40,7 +40,8 @@ public final class HTTPResponder: @unchecked Sendable {
     let sequence = sequence
     let report: @Sendable () -> Void = {
       connection.value.context.server.statistics.record(.droppedResponder)
-      writeDiagnostic("featureserver: a handler dropped its responder without answering (request \(sequence)); answered 500")
+      writeDiagnostic(
+        "featureserver: a handler dropped its responder without answering (request \(sequence)); answered 500")
       connection.value.complete(
         sequence, .error(.internalServerError, code: "internal_error", message: "the handler did not answer"))
     }
