@@ -151,17 +151,17 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: Double = 6
   process.standardError = pipe
   try process.run()
   let deadline = Date().addingTimeInterval(timeout)
-  var data = Data()
-  let reader = DispatchQueue(label: "reader")
+  let collected = LockedData()
   let finished = DispatchSemaphore(value: 0)
-  reader.async {
-    data = pipe.fileHandleForReading.readDataToEndOfFile()
+  DispatchQueue.global().async {
+    collected.set(pipe.fileHandleForReading.readDataToEndOfFile())
     finished.signal()
   }
   while process.isRunning && Date() < deadline { usleep(10_000) }
   if process.isRunning { process.terminate() }
   _ = finished.wait(timeout: .now() + 5)
   process.waitUntilExit()
+  let data = collected.get()
   return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
@@ -183,4 +183,12 @@ var productsDirectory: URL {
 /// The package's root directory (for scripts under Tests/).
 var packageRoot: URL {
   URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
+/// Data handed from a reader thread to the test.
+final class LockedData: @unchecked Sendable {
+  private let lock = NSLock()
+  private var data = Data()
+  func set(_ value: Data) { lock.withLock { data = value } }
+  func get() -> Data { lock.withLock { data } }
 }

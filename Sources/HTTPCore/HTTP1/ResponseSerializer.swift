@@ -15,6 +15,23 @@ enum ResponseSerializer {
     if !omitBody && hasBody(response.status) { output.append(contentsOf: response.body) }
   }
 
+  /// Appends a response to a connection's output queue: the head (and a small body) by copy, a
+  /// large body by reference.
+  static func append(
+    _ response: HTTPResponse, to output: inout OutputQueue, keepAlive: Bool, version: HTTPVersion,
+    omitBody: Bool, date: DateCache
+  ) {
+    let sendBody = !omitBody && hasBody(response.status)
+    let large = sendBody && response.body.count >= OutputQueue.largeBodyBytes
+    output.appendInPlace { buffer in
+      appendHead(
+        status: response.status, headers: response.headers, contentLength: response.body.count, to: &buffer,
+        keepAlive: keepAlive, version: version, date: date)
+      if sendBody && !large { buffer.append(contentsOf: response.body) }
+    }
+    if large { output.append(response.body) }
+  }
+
   static func hasBody(_ status: HTTPStatus) -> Bool {
     !(status.code < 200 || status.code == 204 || status.code == 304)
   }

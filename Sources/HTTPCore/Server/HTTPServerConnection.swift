@@ -32,8 +32,7 @@ final class HTTPServerConnection: EventHandler {
   private var pending: (request: HTTPRequest, keepAlive: Bool)? = nil
 
   // Output, in request order.
-  private var output: [UInt8] = []
-  private var outputSent = 0
+  private var output = OutputQueue()
   private var parked: [UInt64: [UInt8]] = [:]
   private var parkedRequests: [UInt64: (keepAlive: Bool, version: HTTPVersion, isHead: Bool)] = [:]
   private var requestInfo: [(keepAlive: Bool, version: HTTPVersion, isHead: Bool)] = []
@@ -73,7 +72,7 @@ final class HTTPServerConnection: EventHandler {
   }
 
   private var inFlight: Int { Int(nextSequence &- nextToWrite) }
-  private var hasUnsentOutput: Bool { outputSent < output.count }
+  private var hasUnsentOutput: Bool { !output.isEmpty }
   private var isIdle: Bool { inFlight == 0 && !hasUnsentOutput && inputStart == inputEnd && pending == nil }
 
   // MARK: Events
@@ -263,7 +262,7 @@ final class HTTPServerConnection: EventHandler {
   private func sendContinue() {
     // An interim response may only go out when nothing earlier is still unanswered.
     guard inFlight == 0 else { return }
-    output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    output.appendInPlace { $0.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8) }
     if !processing { flush() }
   }
 
@@ -329,10 +328,11 @@ final class HTTPServerConnection: EventHandler {
         response, to: &output, keepAlive: keepAlive, version: info.version, omitBody: info.isHead, date: context.date)
       advance()
       while let bytes = parked.removeValue(forKey: nextToWrite) {
-        output.append(contentsOf: bytes)
+        output.append(bytes)
         advance()
       }
     } else {
+      // Out of order (an earlier request is still being answered): park a copy until its turn.
       var bytes: [UInt8] = []
       ResponseSerializer.append(
         response, to: &bytes, keepAlive: keepAlive, version: info.version, omitBody: info.isHead, date: context.date)
@@ -354,23 +354,13 @@ final class HTTPServerConnection: EventHandler {
   }
 
   private func flush() {
-    while outputSent < output.count {
-      let count = output.withUnsafeBytes { raw in
-        send(fd, raw.baseAddress! + outputSent, raw.count - outputSent, Int32(MSG_NOSIGNAL))
-      }
-      if count > 0 {
-        outputSent += count
-        continue
-      }
-      let code = errno
-      if code == EINTR { continue }
-      if code == EAGAIN { break }
+    switch output.write(to: fd) {
+    case .failed:
       close()
       return
-    }
-    if outputSent == output.count {
-      if output.capacity > 256 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
-      outputSent = 0
+    case .blocked:
+      break
+    case .drained:
       if let closeAfter, nextToWrite > closeAfter {
         beginLingeringClose()
         return
@@ -383,7 +373,7 @@ final class HTTPServerConnection: EventHandler {
     if closed { return }
     let configuration = context.server.configuration
     var wanted: UInt32 = 0
-    let backpressure = output.count - outputSent > configuration.maxBufferedOutputBytes
+    let backpressure = output.pendingBytes > configuration.maxBufferedOutputBytes
     let pipelineFull = inFlight >= configuration.maxPipelinedRequests
     if lingering || (!peerClosed && !stopParsing && !backpressure && !pipelineFull) {
       wanted |= EventMask.readable
@@ -452,7 +442,7 @@ final class HTTPServerConnection: EventHandler {
     loop.unregister(fd: fd)
     Glibc.close(fd)
     parked.removeAll()
-    output = []
+    output = OutputQueue()
     context.connectionClosed(self)
   }
 }
