@@ -8,7 +8,8 @@ import CLinux
 /// and the once-a-second timeout sweep.
 final class ServerLoopContext: EventHandler {
   let loop: EventLoop
-  unowned let server: HTTPServer
+  // The server owns its contexts and outlives them (see HTTPServerConnection.context).
+  unowned(unsafe) let server: HTTPServer
   let date = DateCache()
   private var listenFD: Int32
   private var spareFD: Int32
