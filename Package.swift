@@ -9,9 +9,11 @@ let package = Package(
     .executable(name: "http-bench-server", targets: ["HTTPBenchServer"]),
     .executable(name: "http-parser-fuzz", targets: ["HTTPParserFuzz"]),
     .library(name: "HTTPCore", targets: ["HTTPCore"]),
+    .library(name: "RedisPool", targets: ["RedisPool"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
   ],
   targets: [
     .target(name: "CLinux"),
@@ -20,6 +22,9 @@ let package = Package(
     .systemLibrary(
       name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
     .target(name: "HTTPCore", dependencies: ["CLinux"]),
+    .target(
+      name: "RedisPool",
+      dependencies: ["HTTPCore", "CHiredis", .product(name: "Atomics", package: "swift-atomics")]),
     .executableTarget(
       name: "FeatureServerCLI",
       dependencies: [
@@ -31,6 +36,9 @@ let package = Package(
     .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore", "CFuzzerDriver"]),
     .testTarget(
       name: "HTTPCoreTests", dependencies: ["HTTPCore"],
+      swiftSettings: [.swiftLanguageMode(.v5)]),
+    .testTarget(
+      name: "RedisPoolTests", dependencies: ["RedisPool", "HTTPCore"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
   ]
 )

@@ -1,0 +1,380 @@
+import CHiredis
+import HTTPCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// One hiredis async connection driven by an `EventLoop`, in the manner of hiredis's own
+/// `adapters/ae.h`: the five ev hooks toggle epoll interest, readiness calls
+/// `redisAsyncHandleRead/Write`. Replies come back in command order, so completions wait in a
+/// FIFO and no per-command context is handed to C.
+///
+/// Life cycle: connect → handshake (AUTH, SELECT, CLIENT SETNAME) → ready → lost → reconnect
+/// after an exponential, jittered backoff. hiredis's `cleanup` hook is the one place where a
+/// context is known to be gone (it fires on every path, including a failed connect, which never
+/// calls the disconnect callback); the context is never touched after it.
+final class RedisConnection: EventHandler {
+  private enum State: Equatable {
+    case waiting, connecting, handshaking, ready, closed
+  }
+
+  private struct Pending {
+    var deadline: UInt64
+    var started: UInt64
+    var completion: (RedisResult) -> Void
+  }
+
+  let loop: EventLoop
+  let configuration: RedisConfiguration
+  let statistics: RedisLoopStatistics
+  let index: Int
+  private var context: UnsafeMutablePointer<redisAsyncContext>? = nil
+  private var fd: Int32 = -1
+  private var registered = false
+  private var reading = false
+  private var writing = false
+  private var state = State.waiting
+  private var pending: [Pending] = []
+  private var pendingHead = 0
+  private var commandTimer: TimerID? = nil
+  private var commandTimerDeadline: UInt64 = 0
+  private var connectTimer: TimerID? = nil
+  private var reconnectTimer: TimerID? = nil
+  private var failedAttempts = 0
+  private var everConnected = false
+  /// Why the context is being torn down, for the commands that fail with it.
+  private var teardownReason: RedisError? = nil
+  private var lastLoggedProblem: String? = nil
+
+  init(loop: EventLoop, configuration: RedisConfiguration, statistics: RedisLoopStatistics, index: Int) {
+    self.loop = loop
+    self.configuration = configuration
+    self.statistics = statistics
+    self.index = index
+  }
+
+  var isReady: Bool { state == .ready }
+  var inFlight: Int { pending.count - pendingHead }
+
+  // MARK: Connecting
+
+  func connect() {
+    guard state == .waiting else { return }
+    reconnectTimer = nil
+    let created: UnsafeMutablePointer<redisAsyncContext>?
+    switch configuration.endpoint {
+    case .tcp(let host, let port): created = redisAsyncConnect(host, Int32(port))
+    case .unix(let path): created = redisAsyncConnectUnix(path)
+    }
+    guard let ac = created else {
+      connectionFailed("cannot allocate a hiredis context")
+      return
+    }
+    if ac.pointee.err != 0 {
+      let reason = ac.pointee.errstr.map { String(cString: $0) } ?? "connect failed"
+      redisAsyncFree(ac)
+      connectionFailed(reason)
+      return
+    }
+    context = ac
+    fd = ac.pointee.c.fd
+    state = .connecting
+    teardownReason = nil
+    let me = Unmanaged.passUnretained(self).toOpaque()
+    ac.pointee.data = me
+    ac.pointee.ev.data = me
+    ac.pointee.ev.addRead = redisHookAddRead
+    ac.pointee.ev.delRead = redisHookDelRead
+    ac.pointee.ev.addWrite = redisHookAddWrite
+    ac.pointee.ev.delWrite = redisHookDelWrite
+    ac.pointee.ev.cleanup = redisHookCleanup
+    // Hooks first, then the callbacks: setting the connect callback asks for a write event.
+    redisAsyncSetConnectCallback(ac, redisConnectCallback)
+    redisAsyncSetDisconnectCallback(ac, redisDisconnectCallback)
+    connectTimer = loop.schedule(afterNanoseconds: nanoseconds(configuration.connectTimeout)) { [weak self] in
+      guard let self, self.state == .connecting || self.state == .handshaking, let ac = self.context else { return }
+      self.connectTimer = nil
+      self.teardownReason = .connectionLost("connect timed out after \(self.configuration.connectTimeout) s")
+      redisAsyncFree(ac)  // from a timer, not a hiredis callback: freed now, cleanup runs
+    }
+  }
+
+  /// hiredis reports the TCP connection (status REDIS_OK) or its failure.
+  fileprivate func connected(status: Int32, errorText: String?) {
+    guard status == REDIS_OK else {
+      // hiredis frees the context after this callback; cleanup follows.
+      teardownReason = .connectionLost(errorText ?? "connect failed")
+      return
+    }
+    state = .handshaking
+    var steps: [RedisCommand] = []
+    if let password = configuration.password {
+      if let username = configuration.username {
+        steps.append(RedisCommand("AUTH", username, password))
+      } else {
+        steps.append(RedisCommand("AUTH", password))
+      }
+    }
+    if configuration.database != 0 { steps.append(RedisCommand("SELECT", String(configuration.database))) }
+    steps.append(RedisCommand("CLIENT", "SETNAME", configuration.clientName))
+    var remaining = steps.count
+    var failure: String? = nil
+    for step in steps {
+      enqueue(step) { [weak self] result in
+        guard let self else { return }
+        switch result {
+        case .success(.error(let message)): failure = failure ?? "\(step.name) refused: \(message)"
+        case .failure(let error): failure = failure ?? "\(step.name) failed: \(error)"
+        default: break
+        }
+        remaining -= 1
+        guard remaining == 0 else { return }
+        if let failure {
+          self.handshakeFailed(failure)
+        } else {
+          self.becameReady()
+        }
+      }
+    }
+  }
+
+  private func becameReady() {
+    guard state == .handshaking else { return }
+    if let connectTimer { loop.cancel(connectTimer) }
+    connectTimer = nil
+    state = .ready
+    failedAttempts = 0
+    if everConnected { statistics.reconnects.wrappingIncrement(ordering: .relaxed) }
+    everConnected = true
+    statistics.connectionsUp.wrappingIncrement(ordering: .relaxed)
+    if lastLoggedProblem != nil {
+      writeDiagnostic("featureserver: redis connection \(index) to \(configuration.redactedURL) is back")
+      lastLoggedProblem = nil
+    }
+  }
+
+  private func handshakeFailed(_ reason: String) {
+    guard let ac = context else { return }
+    teardownReason = .connectionLost(reason)
+    redisAsyncFree(ac)  // inside a reply callback hiredis defers this until the callback returns
+  }
+
+  // MARK: Commands
+
+  /// Sends a command if this connection is ready; otherwise fails it with `.unavailable`.
+  func send(_ command: RedisCommand, completion: @escaping (RedisResult) -> Void) {
+    guard state == .ready else {
+      statistics.record(.unavailable)
+      completion(.failure(.unavailable))
+      return
+    }
+    enqueue(command, completion: completion)
+  }
+
+  private func enqueue(_ command: RedisCommand, completion: @escaping (RedisResult) -> Void) {
+    guard let ac = context else {
+      completion(.failure(.unavailable))
+      return
+    }
+    let status = command.encoded.withUnsafeBufferPointer { bytes in
+      bytes.withMemoryRebound(to: CChar.self) { chars in
+        redisAsyncFormattedCommand(ac, redisReplyCallback, nil, chars.baseAddress, chars.count)
+      }
+    }
+    guard status == REDIS_OK else {
+      statistics.record(.connectionLost)
+      completion(.failure(.connectionLost("hiredis refused the command (connection closing)")))
+      return
+    }
+    let now = monotonicNanoseconds()
+    let deadline = now &+ nanoseconds(configuration.commandTimeout)
+    pending.append(Pending(deadline: deadline, started: now, completion: completion))
+    statistics.inFlight.wrappingIncrement(ordering: .relaxed)
+    if commandTimer == nil { armCommandTimer(deadline) }
+  }
+
+  /// A reply (or NULL, when the connection is going away) for the oldest pending command.
+  fileprivate func replyArrived(_ reply: UnsafeMutablePointer<redisReply>?, errorText: String?) {
+    guard pendingHead < pending.count else { return }
+    let entry = pending[pendingHead]
+    pendingHead += 1
+    if pendingHead == pending.count {
+      pending.removeAll(keepingCapacity: true)
+      pendingHead = 0
+    } else if pendingHead > 1024 && pendingHead * 2 > pending.count {
+      pending.removeFirst(pendingHead)
+      pendingHead = 0
+    }
+    statistics.inFlight.wrappingDecrement(ordering: .relaxed)
+    let result: RedisResult
+    if let reply {
+      let value = RedisValue(reply: reply)
+      let now = monotonicNanoseconds()
+      statistics.recordLatency(nanoseconds: now &- entry.started)
+      if case .error = value { statistics.record(.errorReply) } else { statistics.record(.ok) }
+      result = .success(value)
+    } else if teardownReason == .closed {
+      statistics.record(.connectionLost)
+      result = .failure(.closed)
+    } else if entry.deadline <= monotonicNanoseconds(), teardownReason == .timeout {
+      statistics.record(.timeout)
+      result = .failure(.timeout)
+    } else {
+      statistics.record(.connectionLost)
+      let reason: String
+      switch teardownReason {
+      case .timeout?: reason = "reset after an earlier command timed out"
+      case .connectionLost(let text)?: reason = text
+      default: reason = errorText ?? "connection closed"
+      }
+      result = .failure(.connectionLost(reason))
+    }
+    entry.completion(result)
+  }
+
+  // MARK: Timeouts
+
+  private func armCommandTimer(_ deadline: UInt64) {
+    commandTimerDeadline = deadline
+    commandTimer = loop.schedule(atDeadline: deadline) { [weak self] in
+      guard let self else { return }
+      self.commandTimer = nil
+      guard self.pendingHead < self.pending.count else { return }
+      let oldest = self.pending[self.pendingHead].deadline
+      if oldest > monotonicNanoseconds() {
+        self.armCommandTimer(oldest)
+        return
+      }
+      guard let ac = self.context else { return }
+      self.logProblem("a command got no reply within \(self.configuration.commandTimeout) s; resetting the connection")
+      self.teardownReason = .timeout
+      redisAsyncFree(ac)  // pending commands get NULL replies now, then cleanup
+    }
+  }
+
+  // MARK: Events and hooks
+
+  func handleEvents(_ events: UInt32) {
+    guard let ac = context else { return }
+    if events & (EventMask.readable | EventMask.hangUp | EventMask.error) != 0 {
+      redisAsyncHandleRead(ac)
+    }
+    // The read may have freed the context (cleanup fired): never touch it again then.
+    guard let ac = context else { return }
+    if events & EventMask.writable != 0 || (events & (EventMask.hangUp | EventMask.error) != 0 && writing) {
+      redisAsyncHandleWrite(ac)
+    }
+  }
+
+  fileprivate func setInterest(read: Bool? = nil, write: Bool? = nil) {
+    if let read { reading = read }
+    if let write { writing = write }
+    guard fd >= 0 else { return }
+    let events = (reading ? EventMask.readable : 0) | (writing ? EventMask.writable : 0)
+    if !registered {
+      guard events != 0 else { return }
+      do {
+        try loop.register(fd: fd, events: events, handler: self)
+        registered = true
+      } catch {
+        logProblem("cannot watch the redis socket: \(error)")
+      }
+    } else {
+      loop.modify(fd: fd, events: events)
+    }
+  }
+
+  /// hiredis is done with the context (it is being freed). Fail what is left, then reconnect.
+  fileprivate func contextCleanedUp() {
+    if registered { loop.unregister(fd: fd) }
+    registered = false
+    reading = false
+    writing = false
+    fd = -1
+    context = nil
+    if let connectTimer { loop.cancel(connectTimer) }
+    connectTimer = nil
+    if let commandTimer { loop.cancel(commandTimer) }
+    commandTimer = nil
+    let wasReady = state == .ready
+    if wasReady { statistics.connectionsUp.wrappingDecrement(ordering: .relaxed) }
+    // hiredis has already called every pending callback with NULL; anything left is ours.
+    while pendingHead < pending.count { replyArrived(nil, errorText: "connection closed") }
+    if state == .closed { return }
+    let reason: String
+    switch teardownReason {
+    case .connectionLost(let text)?: reason = text
+    case .timeout?: reason = "command timeout"
+    default: reason = "connection closed"
+    }
+    state = .waiting
+    connectionFailed(reason)
+  }
+
+  private func connectionFailed(_ reason: String) {
+    guard state != .closed else { return }
+    state = .waiting
+    failedAttempts += 1
+    logProblem(reason)
+    let exponent = min(failedAttempts - 1, 20)
+    let ceiling = min(configuration.reconnectMaxDelay, configuration.reconnectBaseDelay * Double(1 << exponent))
+    let delay = ceiling * Double.random(in: 0.5...1.0)
+    reconnectTimer = loop.schedule(afterNanoseconds: nanoseconds(delay)) { [weak self] in
+      self?.connect()
+    }
+  }
+
+  private func logProblem(_ problem: String) {
+    // One line per change of problem, not one per attempt: a down Redis must not flood the log.
+    guard problem != lastLoggedProblem else { return }
+    lastLoggedProblem = problem
+    writeDiagnostic("featureserver: redis connection \(index) to \(configuration.redactedURL): \(problem)")
+  }
+
+  /// Closes for good: pending commands fail with `.closed`.
+  func close() {
+    if let reconnectTimer { loop.cancel(reconnectTimer) }
+    reconnectTimer = nil
+    let wasState = state
+    state = .closed
+    if let ac = context {
+      teardownReason = .closed
+      if wasState == .ready { statistics.connectionsUp.wrappingDecrement(ordering: .relaxed) }
+      redisAsyncFree(ac)
+    }
+  }
+
+  private func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
+}
+
+// MARK: C entry points (hiredis calls these with the pointer we stored in ev.data / data)
+
+private func connection(_ pointer: UnsafeMutableRawPointer?) -> RedisConnection? {
+  guard let pointer else { return nil }
+  return Unmanaged<RedisConnection>.fromOpaque(pointer).takeUnretainedValue()
+}
+
+private func redisHookAddRead(_ data: UnsafeMutableRawPointer?) { connection(data)?.setInterest(read: true) }
+private func redisHookDelRead(_ data: UnsafeMutableRawPointer?) { connection(data)?.setInterest(read: false) }
+private func redisHookAddWrite(_ data: UnsafeMutableRawPointer?) { connection(data)?.setInterest(write: true) }
+private func redisHookDelWrite(_ data: UnsafeMutableRawPointer?) { connection(data)?.setInterest(write: false) }
+private func redisHookCleanup(_ data: UnsafeMutableRawPointer?) { connection(data)?.contextCleanedUp() }
+
+private func redisConnectCallback(_ ac: UnsafePointer<redisAsyncContext>?, _ status: Int32) {
+  guard let ac, let target = connection(ac.pointee.data) else { return }
+  target.connected(status: status, errorText: ac.pointee.errstr.map { String(cString: $0) })
+}
+
+private func redisDisconnectCallback(_ ac: UnsafePointer<redisAsyncContext>?, _ status: Int32) {
+  // Nothing to do: cleanup (which always runs) handles the loss; the reason was recorded.
+}
+
+private func redisReplyCallback(
+  _ ac: UnsafeMutablePointer<redisAsyncContext>?, _ reply: UnsafeMutableRawPointer?,
+  _ privdata: UnsafeMutableRawPointer?
+) {
+  guard let ac, let target = connection(ac.pointee.data) else { return }
+  let errorText = reply == nil ? ac.pointee.errstr.map { String(cString: $0) } : nil
+  target.replyArrived(reply?.assumingMemoryBound(to: redisReply.self), errorText: errorText)
+}

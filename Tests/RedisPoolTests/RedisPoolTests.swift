@@ -1,0 +1,297 @@
+import Foundation
+import HTTPCore
+import XCTest
+
+@testable import RedisPool
+
+final class RedisPoolTests: XCTestCase {
+  var group: EventLoopGroup!
+
+  override func setUpWithError() throws {
+    group = try EventLoopGroup(threads: 2)
+    try group.start()
+  }
+
+  override func tearDown() {
+    group.stop()
+    group.wait()
+    group = nil
+  }
+
+  func makePool(_ url: String, size: Int = 50, configure: (inout RedisConfiguration) -> Void = { _ in }) throws
+    -> RedisPool
+  {
+    var configuration = try RedisConfiguration(url: url)
+    configuration.poolSize = size
+    configure(&configuration)
+    let pool = try RedisPool(configuration: configuration, group: group)
+    pool.start()
+    return pool
+  }
+
+  func closeAndWait(_ pool: RedisPool) {
+    let closed = expectation(description: "pool closed")
+    pool.close { closed.fulfill() }
+    wait(for: [closed], timeout: 5)
+  }
+
+  /// Sends one command on `loop` and waits for its result.
+  func run(_ pool: RedisPool, _ command: RedisCommand, loop index: Int = 0) -> RedisResult {
+    let loop = group.loops[index]
+    let done = DispatchSemaphore(value: 0)
+    let box = Collected<RedisResult>()
+    loop.execute {
+      pool.on(loop).send(command) { result in
+        box.append(result)
+        done.signal()
+      }
+    }
+    _ = done.wait(timeout: .now() + 10)
+    return box.values.first ?? .failure(.connectionLost("test timed out waiting"))
+  }
+
+  func testCommandsRoundTripWithEveryReplyType() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)")
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 50 })
+
+    XCTAssertEqual(try run(pool, RedisCommand("SET", "k", "v")).get(), .status("OK"))
+    XCTAssertEqual(try run(pool, RedisCommand("GET", "k")).get(), .bulk(Array("v".utf8)))
+    XCTAssertEqual(try run(pool, RedisCommand("GET", "missing")).get(), .null)
+    XCTAssertEqual(try run(pool, RedisCommand("INCR", "n"), loop: 1).get(), .integer(1))
+    XCTAssertEqual(
+      try run(pool, RedisCommand("HSET", "fs:customer:1", "age", "41", "_ts", "1700000000")).get(), .integer(2))
+    guard case .array(let fields) = try run(pool, RedisCommand("HGETALL", "fs:customer:1")).get() else {
+      return XCTFail("HGETALL is an array")
+    }
+    XCTAssertEqual(fields.compactMap(\.text), ["age", "41", "_ts", "1700000000"])
+    guard case .error(let message) = try run(pool, RedisCommand("INCR", "k")).get() else {
+      return XCTFail("INCR of a string is an error reply")
+    }
+    XCTAssertTrue(message.hasPrefix("ERR"), message)
+    // Binary-safe arguments and replies.
+    let binary: [UInt8] = [0, 13, 10, 255, 36, 42]
+    _ = run(pool, RedisCommand(arguments: [Array("SET".utf8), Array("bin".utf8), binary]))
+    XCTAssertEqual(try run(pool, RedisCommand("GET", "bin")).get(), .bulk(binary))
+    let statistics = pool.statisticsSnapshot()
+    XCTAssertEqual(statistics.commands[.errorReply], 1)
+    XCTAssertGreaterThanOrEqual(statistics.commands[.ok] ?? 0, 8)
+    XCTAssertEqual(statistics.latencyBucketCounts.reduce(0, +), statistics.commands[.ok]! + 1)
+  }
+
+  func testPoolOpensExactlyPoolSizeNamedConnectionsSpreadOverLoops() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)")
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 50 })
+    XCTAssertEqual(pool.statisticsSnapshot().connectionsUpByLoop, [25, 25])
+    let list = try redis.cli(["CLIENT", "LIST"])
+    XCTAssertEqual(list.split(separator: "\n").filter { $0.contains("name=featureserver ") }.count, 50, list)
+  }
+
+  func testPipelinedRepliesGoToTheirCallersUnderConcurrency() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 4)
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 4 })
+    let perLoop = 10_000
+    let mismatches = Collected<String>()
+    let answered = Collected<Int>()
+    let done = expectation(description: "all answered")
+    done.expectedFulfillmentCount = 2
+    for loop in group.loops {
+      loop.execute {
+        var remaining = perLoop
+        let loopPool = pool.on(loop)
+        for index in 0..<perLoop {
+          let token = "\(loop.index)-\(index)"
+          loopPool.send(RedisCommand("ECHO", token)) { result in
+            if case .success(.bulk(let bytes)) = result, String(decoding: bytes, as: UTF8.self) == token {
+            } else {
+              mismatches.append("\(token): \(result)")
+            }
+            remaining -= 1
+            if remaining == 0 {
+              answered.append(perLoop)
+              done.fulfill()
+            }
+          }
+        }
+      }
+    }
+    wait(for: [done], timeout: 30)
+    XCTAssertEqual(mismatches.values.prefix(5).map { $0 }, [])
+    XCTAssertEqual(answered.values, [perLoop, perLoop])
+    XCTAssertEqual(pool.statisticsSnapshot().commandsInFlight, 0)
+  }
+
+  func testBatchCompletesOnceWithResultsInOrder() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2)
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    try redis.cli(["HSET", "fs:customer:1", "age", "41"])
+    try redis.cli(["HSET", "fs:merchant:9", "mcc", "5411"])
+    let loop = group.loops[0]
+    let results = Collected<[RedisResult]>()
+    let done = expectation(description: "batch")
+    loop.execute {
+      pool.on(loop).send(batch: [
+        RedisCommand("HGETALL", "fs:customer:1"), RedisCommand("HGETALL", "fs:account:404"),
+        RedisCommand("HGETALL", "fs:merchant:9"),
+      ]) { batch in
+        results.append(batch)
+        done.fulfill()
+      }
+    }
+    wait(for: [done], timeout: 5)
+    XCTAssertEqual(results.count, 1)
+    let batch = try XCTUnwrap(results.values.first)
+    XCTAssertEqual(try batch[0].get(), .array([.bulk(Array("age".utf8)), .bulk(Array("41".utf8))]))
+    XCTAssertEqual(try batch[1].get(), .array([]))
+    XCTAssertEqual(try batch[2].get(), .array([.bulk(Array("mcc".utf8)), .bulk(Array("5411".utf8))]))
+  }
+
+  func testACLUserAuthenticatesAndAWrongPasswordNeverComesUp() throws {
+    let redis = try RedisServerProcess(extraArguments: [
+      "--user", "default", "off", "--user", "scorer", "on", ">s3cret", "~*", "&*", "+@all",
+    ])
+    let pool = try makePool("redis://scorer:s3cret@127.0.0.1:\(redis.port)/2", size: 4)
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 4 })
+    XCTAssertEqual(try run(pool, RedisCommand("SET", "authed", "yes")).get(), .status("OK"))
+    XCTAssertEqual(try redis.cli(["-n", "2", "GET", "authed"], user: "scorer", password: "s3cret"), "yes\n")
+    closeAndWait(pool)
+
+    let wrong = try makePool("redis://scorer:wrong@127.0.0.1:\(redis.port)", size: 4)
+    defer { closeAndWait(wrong) }
+    usleep(500_000)
+    XCTAssertEqual(wrong.statisticsSnapshot().connectionsUp, 0)
+    guard case .failure(.unavailable) = run(wrong, RedisCommand("PING")) else {
+      return XCTFail("a pool that cannot authenticate must fail fast")
+    }
+  }
+
+  func testUnixSocketWithDatabaseSelection() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("unix://\(redis.socketPath)?db=3", size: 2)
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    XCTAssertEqual(try run(pool, RedisCommand("SET", "via-socket", "1")).get(), .status("OK"))
+    XCTAssertEqual(try redis.cli(["-n", "3", "GET", "via-socket"]), "1\n")
+    XCTAssertEqual(try redis.cli(["-n", "0", "EXISTS", "via-socket"]), "0\n")
+  }
+
+  func testCommandTimeoutFailsTheCommandAndResetsTheConnection() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2) { $0.commandTimeout = 0.2 }
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    let start = Date()
+    let result = run(pool, RedisCommand("DEBUG", "SLEEP", "1"))
+    let elapsed = Date().timeIntervalSince(start)
+    XCTAssertEqual(result, .failure(.timeout))
+    XCTAssertLessThan(elapsed, 0.6, "the timeout must come from our timer, not from Redis waking up")
+    XCTAssertEqual(pool.statisticsSnapshot().commands[.timeout], 1)
+    // The reset connection comes back by itself once Redis answers again.
+    XCTAssertNotNil(waitUntil(timeout: 3) { pool.statisticsSnapshot().connectionsUp == 2 })
+    XCTAssertEqual(try run(pool, RedisCommand("PING")).get(), .status("PONG"))
+  }
+
+  func testClientKillOfPoolConnectionsReconnectsThemAll() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)")
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 50 })
+    let killed = try redis.cli(["CLIENT", "KILL", "TYPE", "normal"])
+    XCTAssertGreaterThanOrEqual(Int(killed.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 50, killed)
+    let back = waitUntil(timeout: 3) {
+      pool.statisticsSnapshot().connectionsUp == 50
+        && ((try? redis.cli(["CLIENT", "LIST"]))?.split(separator: "\n").filter { $0.contains("name=featureserver ") }
+          .count == 50)
+    }
+    XCTAssertNotNil(back, "pool connections did not come back after CLIENT KILL")
+    XCTAssertGreaterThanOrEqual(pool.statisticsSnapshot().reconnects, 50)
+    XCTAssertEqual(try run(pool, RedisCommand("PING")).get(), .status("PONG"))
+  }
+
+  func testRedisKilledMidLoadFailsFastAndRecoversWithinTwoSeconds() throws {
+    let redis = try RedisServerProcess()
+    let descriptorsBefore = openFileDescriptorCount()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)")
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 50 })
+
+    // Keep 200 commands in flight per loop, so some are pending at any moment.
+    let failures = Collected<(RedisError, Double)>()
+    let stop = Collected<Bool>()
+    for loop in group.loops {
+      loop.execute {
+        func issue() {
+          guard stop.count == 0 else { return }
+          let sent = monotonicNanoseconds()
+          pool.on(loop).send(RedisCommand("ECHO", "load")) { result in
+            if case .failure(let error) = result {
+              failures.append((error, Double(monotonicNanoseconds() - sent) / 1e9))
+              loop.schedule(afterNanoseconds: 5_000_000) { issue() }
+            } else {
+              issue()
+            }
+          }
+        }
+        for _ in 0..<200 { issue() }
+      }
+    }
+    usleep(300_000)
+    let killedAt = Date()
+    redis.kill(signal: SIGKILL)
+    XCTAssertNotNil(waitUntil(timeout: 1) { failures.count > 0 }, "pending commands did not fail")
+    XCTAssertLessThan(Date().timeIntervalSince(killedAt), 0.5)
+    XCTAssertNotNil(waitUntil(timeout: 2) { pool.statisticsSnapshot().connectionsUp == 0 })
+    XCTAssertTrue(failures.values.contains { if case .connectionLost = $0.0 { return true } else { return false } })
+
+    // While Redis is down, new commands fail fast instead of queueing.
+    let downStart = monotonicNanoseconds()
+    guard case .failure(.unavailable) = run(pool, RedisCommand("PING")) else {
+      return XCTFail("expected fail-fast while Redis is down")
+    }
+    XCTAssertLessThan(Double(monotonicNanoseconds() - downStart) / 1e9, 0.1)
+
+    try redis.start()
+    let recovery = waitUntil(timeout: 2) { pool.statisticsSnapshot().connectionsUp == 50 }
+    XCTAssertNotNil(recovery, "not all 50 connections were back within 2 s of Redis returning")
+    stop.append(true)
+    XCTAssertEqual(try run(pool, RedisCommand("PING")).get(), .status("PONG"))
+    usleep(200_000)
+    closeAndWait(pool)
+    XCTAssertNotNil(
+      waitUntil(timeout: 2) { openFileDescriptorCount() == descriptorsBefore },
+      "leaked descriptors: \(openFileDescriptorCount()) open, \(descriptorsBefore) before")
+  }
+
+  func testURLParsing() throws {
+    var configuration = try RedisConfiguration(url: "redis://user:p%40ss@127.0.0.1:6380/4")
+    XCTAssertEqual(configuration.endpoint, .tcp(host: "127.0.0.1", port: 6380))
+    XCTAssertEqual(configuration.username, "user")
+    XCTAssertEqual(configuration.password, "p@ss")
+    XCTAssertEqual(configuration.database, 4)
+    XCTAssertEqual(configuration.redactedURL, "redis://user:***@127.0.0.1:6380/4")
+    configuration = try RedisConfiguration(url: "redis://:secret@localhost")
+    XCTAssertEqual(configuration.endpoint, .tcp(host: "127.0.0.1", port: 6379))
+    XCTAssertNil(configuration.username)
+    XCTAssertEqual(configuration.password, "secret")
+    configuration = try RedisConfiguration(url: "redis://[::1]:7000")
+    XCTAssertEqual(configuration.endpoint, .tcp(host: "::1", port: 7000))
+    configuration = try RedisConfiguration(url: "unix:///run/redis.sock?db=2")
+    XCTAssertEqual(configuration.endpoint, .unix(path: "/run/redis.sock"))
+    XCTAssertEqual(configuration.database, 2)
+    for bad in [
+      "http://x", "redis://", "redis://h:0", "redis://h:99999", "redis://h/x", "unix://relative",
+      "redis://no-such-host.invalid",
+    ] {
+      XCTAssertThrowsError(try RedisConfiguration(url: bad), bad)
+    }
+    var tooSmall = try RedisConfiguration(url: "redis://127.0.0.1")
+    tooSmall.poolSize = 1
+    XCTAssertThrowsError(try RedisPool(configuration: tooSmall, group: group), "fewer connections than loops")
+  }
+}
