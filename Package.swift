@@ -8,6 +8,7 @@ let package = Package(
     .executable(name: "featureserver", targets: ["FeatureServerCLI"]),
     .executable(name: "http-bench-server", targets: ["HTTPBenchServer"]),
     .executable(name: "http-parser-fuzz", targets: ["HTTPParserFuzz"]),
+    .executable(name: "redis-pool-bench", targets: ["RedisPoolBench"]),
     .library(name: "HTTPCore", targets: ["HTTPCore"]),
     .library(name: "RedisPool", targets: ["RedisPool"]),
   ],
@@ -32,6 +33,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPCore"]),
+    .executableTarget(name: "RedisPoolBench", dependencies: ["HTTPCore", "RedisPool"]),
     .target(name: "CFuzzerDriver"),
     .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore", "CFuzzerDriver"]),
     .testTarget(

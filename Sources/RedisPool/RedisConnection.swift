@@ -34,6 +34,10 @@ final class RedisConnection: EventHandler {
   private var registered = false
   private var reading = false
   private var writing = false
+  /// EPOLLOUT is registered (connecting, or the socket buffer was full at the end of a batch).
+  private var watchingWritability = false
+  private var flushScheduled = false
+  private var registeredEvents: UInt32 = 0
   private var state = State.waiting
   private var pending: [Pending] = []
   private var pendingHead = 0
@@ -262,25 +266,52 @@ final class RedisConnection: EventHandler {
     }
     // The read may have freed the context (cleanup fired): never touch it again then.
     guard let ac = context else { return }
-    if events & EventMask.writable != 0 || (events & (EventMask.hangUp | EventMask.error) != 0 && writing) {
+    if events & EventMask.writable != 0 || (events & (EventMask.hangUp | EventMask.error) != 0 && watchingWritability) {
       redisAsyncHandleWrite(ac)
     }
   }
 
+  /// hiredis's addRead/delRead/addWrite/delWrite. Once connected, a wish to write is served at
+  /// the end of the loop's current batch (all commands the batch queued leave in one write);
+  /// EPOLLOUT is only watched while connecting (hiredis learns of the connect through it) or when
+  /// the socket buffer is full.
   fileprivate func setInterest(read: Bool? = nil, write: Bool? = nil) {
     if let read { reading = read }
     if let write { writing = write }
+    if writing && (state == .handshaking || state == .ready) && !watchingWritability {
+      if !flushScheduled {
+        flushScheduled = true
+        loop.deferUntilEndOfBatch { [weak self] in self?.flushAtEndOfBatch() }
+      }
+      updateRegistration(watchWrite: false)
+      return
+    }
+    updateRegistration(watchWrite: writing)
+  }
+
+  private func flushAtEndOfBatch() {
+    flushScheduled = false
+    guard writing, let ac = context else { return }
+    redisAsyncHandleWrite(ac)
+    // Still wanting to write (socket buffer full) and the context alive: wait for EPOLLOUT.
+    if writing && context != nil { updateRegistration(watchWrite: true) }
+  }
+
+  private func updateRegistration(watchWrite: Bool) {
     guard fd >= 0 else { return }
-    let events = (reading ? EventMask.readable : 0) | (writing ? EventMask.writable : 0)
+    watchingWritability = watchWrite
+    let events = (reading ? EventMask.readable : 0) | (watchWrite ? EventMask.writable : 0)
     if !registered {
       guard events != 0 else { return }
       do {
         try loop.register(fd: fd, events: events, handler: self)
         registered = true
+        registeredEvents = events
       } catch {
         logProblem("cannot watch the redis socket: \(error)")
       }
-    } else {
+    } else if events != registeredEvents {
+      registeredEvents = events
       loop.modify(fd: fd, events: events)
     }
   }
@@ -291,6 +322,8 @@ final class RedisConnection: EventHandler {
     registered = false
     reading = false
     writing = false
+    watchingWritability = false
+    registeredEvents = 0
     fd = -1
     context = nil
     if let connectTimer { loop.cancel(connectTimer) }

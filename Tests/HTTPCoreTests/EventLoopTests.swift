@@ -53,6 +53,30 @@ final class EventLoopTests: XCTestCase {
     XCTAssertFalse(loop.inEventLoop)
   }
 
+  func testEndOfBatchWorkRunsAfterTheBatchIncludingWorkItDefers() throws {
+    let group = try EventLoopGroup(threads: 1)
+    try group.start()
+    defer {
+      group.stop()
+      group.wait()
+    }
+    let loop = group.loops[0]
+    let order = LockedArray()
+    let done = expectation(description: "deferred work ran")
+    loop.execute {
+      loop.deferUntilEndOfBatch {
+        order.append(2)
+        loop.deferUntilEndOfBatch {
+          order.append(3)
+          done.fulfill()
+        }
+      }
+      order.append(1)
+    }
+    wait(for: [done], timeout: 5)
+    XCTAssertEqual(order.values, [1, 2, 3])
+  }
+
   /// A handler that closes another fd during a batch must not get that fd's stale event.
   func testEventsForAnFdClosedEarlierInTheBatchAreDropped() throws {
     let group = try EventLoopGroup(threads: 1)

@@ -45,6 +45,7 @@ public final class EventLoop: @unchecked Sendable {
   private var timers = TimerQueue()
   private var armedDeadline: UInt64 = 0
   private let inbox = Mutex<[@Sendable () -> Void]>([])
+  private var endOfBatch: [() -> Void] = []
   private let threadID = Atomic<UInt>(0)
   private var running = false
   private let stopRequested = Atomic<Bool>(false)
@@ -146,6 +147,22 @@ public final class EventLoop: @unchecked Sendable {
     if let next = timers.earliestDeadline() { arm(next) }
   }
 
+  /// Runs `body` on this loop once every event of the current epoll batch has been handled
+  /// (before the next wait). Clients use it to coalesce the writes a batch of requests causes
+  /// into one write per socket, without an EPOLLOUT round trip. Loop thread only.
+  public func deferUntilEndOfBatch(_ body: @escaping () -> Void) {
+    endOfBatch.append(body)
+  }
+
+  private func runEndOfBatch() {
+    var index = 0
+    while index < endOfBatch.count {  // work deferred by deferred work runs too
+      endOfBatch[index]()
+      index += 1
+    }
+    endOfBatch.removeAll(keepingCapacity: true)
+  }
+
   // MARK: Cross-thread work
 
   /// True when called on this loop's thread.
@@ -208,6 +225,7 @@ public final class EventLoop: @unchecked Sendable {
         else { continue }  // stale: the fd was closed (and maybe reused) earlier in this batch
         handler.handleEvents(mask)
       }
+      if !endOfBatch.isEmpty { runEndOfBatch() }
       if Int(count) == eventCapacity { growEventBuffer() }
     }
     running = false
