@@ -11,10 +11,12 @@ let package = Package(
     .executable(name: "redis-pool-bench", targets: ["RedisPoolBench"]),
     .library(name: "HTTPCore", targets: ["HTTPCore"]),
     .library(name: "RedisPool", targets: ["RedisPool"]),
+    .library(name: "FeatureServer", targets: ["FeatureServer"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
   ],
   targets: [
     .target(name: "CLinux"),
@@ -26,6 +28,11 @@ let package = Package(
     .target(
       name: "RedisPool",
       dependencies: ["HTTPCore", "CHiredis", .product(name: "Atomics", package: "swift-atomics")]),
+    .target(
+      name: "FeatureServer",
+      dependencies: [
+        "HTTPCore", "RedisPool", "Yams", .product(name: "Atomics", package: "swift-atomics"),
+      ]),
     .executableTarget(
       name: "FeatureServerCLI",
       dependencies: [
@@ -38,6 +45,9 @@ let package = Package(
     .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore", "CFuzzerDriver"]),
     .testTarget(
       name: "HTTPCoreTests", dependencies: ["HTTPCore"],
+      swiftSettings: [.swiftLanguageMode(.v5)]),
+    .testTarget(
+      name: "FeatureServerTests", dependencies: ["FeatureServer", "HTTPCore", "RedisPool"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
       name: "RedisPoolTests", dependencies: ["RedisPool", "HTTPCore"],
