@@ -36,7 +36,7 @@ let package = Package(
     .executableTarget(
       name: "FeatureServerCLI",
       dependencies: [
-        "HTTPCore",
+        "HTTPCore", "RedisPool", "FeatureServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPCore"]),

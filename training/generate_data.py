@@ -13,7 +13,7 @@ import csv
 import os
 import random
 
-# Event times lie in the 30 days before this instant (2026-11-01T00:00:00Z). The loader's
+# Event times lie in the 2 days before this instant (2026-11-01T00:00:00Z). The loader's
 # --shift-timestamps-to-now moves them next to the present for demos.
 BASE_TIME = 1_793_491_200
 COUNTRIES = ["US", "US", "US", "GB", "DE", "FR", "CA", "BR", "IN", "NG"]
@@ -33,7 +33,7 @@ def customers(rng, count):
         avg = round(rng.lognormvariate(3.8, 0.7), 2)
         std = round(avg * rng.uniform(0.2, 1.2), 2)
         rows.append([
-            customer_id, BASE_TIME - rng.randint(0, 30 * 86400),
+            customer_id, BASE_TIME - rng.randint(0, 2 * 86400),
             age, tenure, avg, std, rng.randint(0, 180), rng.choices([0, 1, 2, 3], [90, 7, 2, 1])[0],
             rng.choice(COUNTRIES), "true" if rng.random() < 0.18 else "false",
         ])
@@ -47,7 +47,7 @@ def accounts(rng, count, customer_count):
         limit = round(rng.choice([500, 1000, 2500, 5000, 10000, 25000]) * 1.0, 2)
         balance = round(rng.uniform(0, limit * 1.5), 2)
         rows.append([
-            account_id, BASE_TIME - rng.randint(0, 30 * 86400),
+            account_id, BASE_TIME - rng.randint(0, 2 * 86400),
             rng.randint(1, customer_count), rng.randint(0, 5000), balance, limit,
             round(min(balance / limit, 1.5), 4), rng.choices([0, 1, 2, 5, 9], [85, 8, 4, 2, 1])[0], kind,
         ])
@@ -60,7 +60,7 @@ def merchants(rng, count):
         category = rng.choice(MERCHANT_CATEGORIES)
         risky = category in HIGH_RISK
         rows.append([
-            merchant_id, BASE_TIME - rng.randint(0, 30 * 86400),
+            merchant_id, BASE_TIME - rng.randint(0, 2 * 86400),
             category, rng.randint(3, 5) if risky else rng.randint(1, 3),
             round(rng.uniform(0.01, 0.08) if risky else rng.uniform(0.0, 0.01), 5),
             round(rng.lognormvariate(3.5, 0.9), 2), rng.randint(10, 200000), rng.choice(COUNTRIES),

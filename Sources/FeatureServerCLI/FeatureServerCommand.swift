@@ -6,14 +6,16 @@ struct FeatureServerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "featureserver",
     abstract: "Low-latency online feature serving for fraud models.",
-    subcommands: [ServeCommand.self],
+    subcommands: [ServeCommand.self, LoadCommand.self],
     defaultSubcommand: ServeCommand.self)
 
   static func main() {
     let arguments = Array(CommandLine.arguments.dropFirst())
+    // Environment variables apply to `serve` (the long-running command).
     let known = Set(
-      ServeCommand.helpMessage().split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," })
+      ServeCommand.helpMessage(columns: 1000).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," })
         .filter { $0.hasPrefix("--") }.map(String.init))
-    main(EnvironmentFlags.merged(arguments, knownFlags: known))
+    let isServe = arguments.first.map { $0 == "serve" || $0.hasPrefix("-") } ?? true
+    main(isServe && !arguments.contains("--help") ? EnvironmentFlags.merged(arguments, knownFlags: known) : arguments)
   }
 }

@@ -1,31 +1,98 @@
 import ArgumentParser
+import FeatureServer
+import Foundation
 import HTTPCore
+import RedisPool
 
-/// `featureserver serve`: runs the HTTP server until SIGTERM or SIGINT, then drains.
+/// `featureserver serve`: runs the feature server until SIGTERM or SIGINT, then drains.
 struct ServeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "serve",
     abstract: "Run the feature server.",
     discussion: """
       Every flag can also be set as an environment variable FEATURESERVER_<FLAG>, e.g.
-      FEATURESERVER_PORT=9000 or FEATURESERVER_MAX_BODY_BYTES=2048; a flag on the command line wins.
+      FEATURESERVER_PORT=9000 or FEATURESERVER_REDIS_URL=redis://10.0.0.5:6379/0; a flag on the
+      command line wins. Without --redis-url the server starts its own redis-server on a private
+      socket and loads the bundled FinServe data (data/*.csv) into it.
       """)
 
   @OptionGroup var http: HTTPOptions
+  @OptionGroup var redis: RedisOptions
+  @OptionGroup var features: FeatureOptions
+
+  @Option(help: "The redis-server to start when no --redis-url is given.")
+  var redisServer = "redis-server"
+
+  @Option(help: "Directory of the CSV files loaded into the server's own Redis.")
+  var dataDirectory: String?
 
   func run() throws {
-    let router = Router()
-    router.get("/health") { _, responder in
-      responder.respond(HTTPResponse(contentType: "application/json", body: #"{"status":"ok"}"#))
+    let registry = try features.loadRegistry()
+    var ownRedis: OwnRedisServer? = nil
+    defer { ownRedis?.stop() }
+    let url: String
+    if let given = redis.redisURL {
+      url = given
+    } else {
+      let started = try OwnRedisServer(executable: redisServer)
+      ownRedis = started
+      url = started.url
+      writeDiagnostic("featureserver: started its own redis-server at \(url)")
+    }
+    // Before any loop thread exists (they inherit it), and after spawning our own redis-server
+    // (which must not): SIGTERM/SIGINT arrive only through the signalfd of ServerRunner.
+    SignalWatcher.blockShutdownSignals()
+    let redisConfiguration: RedisConfiguration
+    do {
+      redisConfiguration = try redis.configuration(url: url)
+    } catch {
+      throw ValidationError("--redis-url: \(error)")
     }
     let group = try EventLoopGroup(threads: http.threads)
+    let pool: RedisPool
+    do {
+      pool = try RedisPool(configuration: redisConfiguration, group: group)
+    } catch {
+      throw ValidationError("\(error)")
+    }
+    try group.start()
+    pool.start()
+    if ownRedis != nil {
+      try loadBundledData(registry: registry, pool: pool)
+    }
+    let service = FeatureService(registry: registry, pool: pool, configuration: features.configuration)
+    let router = Router()
+    service.install(on: router)
     let server = HTTPServer(configuration: http.configuration, group: group, router: router)
     do {
       try ServerRunner.run(server: server, group: group) { port in
-        writeDiagnostic("featureserver: listening on \(http.bind):\(port) with \(http.threads) loop(s)")
+        writeDiagnostic(
+          "featureserver: serving registry '\(registry.project)' on \(http.bind):\(port) with \(http.threads) loop(s), "
+            + "Redis \(redisConfiguration.redactedURL) (\(redisConfiguration.poolSize) connections)")
       }
     } catch {
       throw ValidationError("cannot serve on \(http.bind):\(http.port): \(error)")
+    }
+  }
+
+  private func loadBundledData(registry: Registry, pool: RedisPool) throws {
+    let directory =
+      dataDirectory
+      ?? URL(fileURLWithPath: RegistryLoader.bundledPath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("data").path
+    let deadline = Date().addingTimeInterval(5)
+    while pool.statisticsSnapshot().connectionsUpByLoop.first ?? 0 == 0 && Date() < deadline { usleep(10_000) }
+    let loader = Loader(registry: registry, pool: pool)
+    var options = Loader.Options()
+    options.shiftTimestampsToNow = true
+    for (file, entity) in [("customers", "customer"), ("accounts", "account"), ("merchants", "merchant")] {
+      let path = "\(directory)/\(file).csv"
+      guard FileManager.default.fileExists(atPath: path) else {
+        writeDiagnostic("featureserver: no \(path); serving without bundled \(entity) data")
+        continue
+      }
+      let report = try loader.load(entity: entity, path: path, options: options)
+      writeDiagnostic("featureserver: loaded \(report.loaded) \(entity) rows from \(path)")
     }
   }
 }

@@ -27,10 +27,10 @@ public final class EventLoopGroup: Sendable {
     return loops[position % loops.count]
   }
 
-  /// Starts one thread per loop; returns at once.
+  /// Starts one thread per loop; returns at once. Starting a started group does nothing.
   public func start() throws {
     try threads.withLock { threads in
-      precondition(threads.isEmpty, "EventLoopGroup.start called twice")
+      guard threads.isEmpty else { return }
       for loop in loops {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(loop).toOpaque()

@@ -1,0 +1,258 @@
+import Foundation
+import HTTPCore
+import RedisPool
+
+extension FeatureService {
+  // MARK: GET /features/:entity/:id
+
+  func getFeatures(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    let started = monotonicNanoseconds()
+    let entityName = request.parameters["entity"] ?? ""
+    let id = request.parameters["id"] ?? ""
+    guard let entityPosition = entityIndex[entityName] else {
+      return answer(
+        responder, .features,
+        .error(.notFound, code: "unknown_entity", message: "no entity '\(entityName)' in registry '\(registry.project)'"),
+        since: started)
+    }
+    let entity = registry.entities[entityPosition]
+    if let violation = entity.idRule.violation(id) {
+      return answer(
+        responder, .features, .error(.badRequest, code: "invalid_id", message: "\(entity.name) id '\(id)' \(violation)"),
+        since: started)
+    }
+    var selection: [Int]? = nil
+    if let list = request.queryItem("features") {
+      switch select(list.split(separator: ",").map { String($0) }, in: entity) {
+      case .success(let positions): selection = positions
+      case .failure(let error): return answer(responder, .features, error.response, since: started)
+      }
+    }
+    readers[responder.eventLoop.index].read(entity, id: id) { [self] result in
+      let response: HTTPResponse
+      switch result {
+      case .found(let row, let cacheResult):
+        var body: [UInt8] = []
+        render(row, entity: entity, entityPosition: entityPosition, id: id, selection: selection, cache: cacheResult,
+          loopMetrics: metrics[responder.eventLoop.index], into: &body)
+        response = HTTPResponse(headers: cacheHeaders(cacheResult), body: body)
+      case .missing(let cacheResult):
+        var missing = HTTPResponse.error(.notFound, code: "not_found", message: "\(entity.name) '\(id)' not found")
+        missing.headers.add(name: "X-Cache", value: cacheLabel(cacheResult))
+        response = missing
+      case .unavailable(let error):
+        response = unavailable(error)
+      }
+      answer(responder, .features, response, since: started)
+    }
+  }
+
+  /// Feature positions for requested names, or a 400 naming the unknown one.
+  func select(_ names: [String], in entity: EntityDefinition) -> Result<[Int], HTTPResponseError> {
+    var positions: [Int] = []
+    for name in names where !name.isEmpty {
+      guard let position = entity.featureIndex[name] else {
+        return .failure(
+          HTTPResponseError(
+            .error(.badRequest, code: "unknown_feature", message: "entity '\(entity.name)' has no feature '\(name)'")))
+      }
+      positions.append(position)
+    }
+    return .success(positions)
+  }
+
+  /// `{"entity","id","features","event_timestamp","status"[,"stale"]}`.
+  func render(
+    _ row: FeatureRow, entity: EntityDefinition, entityPosition: Int, id: String, selection: [Int]?,
+    cache: CacheResult, loopMetrics: LoopMetrics, into body: inout [UInt8]
+  ) {
+    JSONWriter.appendRaw(#"{"entity":"#, to: &body)
+    JSONWriter.appendString(entity.name, to: &body)
+    JSONWriter.appendRaw(#","id":"#, to: &body)
+    JSONWriter.appendString(id, to: &body)
+    body.append(UInt8(ascii: ","))
+    if let selection {
+      body.append(contentsOf: FeatureRow.render(row.values, entity: entity, only: selection))
+    } else {
+      body.append(contentsOf: row.renderedFeatures)
+    }
+    JSONWriter.appendRaw(#","event_timestamp":"#, to: &body)
+    var outside = false
+    if let timestamp = row.eventTimestamp {
+      JSONWriter.appendInteger(timestamp, to: &body)
+      let age = Int64(time(nil)) - timestamp
+      loopMetrics.recordAge(entity: entityPosition, seconds: age)
+      outside = Double(age) > entity.maxAge
+    } else {
+      JSONWriter.appendRaw("null", to: &body)
+    }
+    JSONWriter.appendRaw(outside ? #","status":"OUTSIDE_MAX_AGE""# : #","status":"PRESENT""#, to: &body)
+    if cache == .stale { JSONWriter.appendRaw(#","stale":true"#, to: &body) }
+    body.append(UInt8(ascii: "}"))
+  }
+
+  func cacheLabel(_ result: CacheResult) -> String {
+    switch result {
+    case .hit, .negative: "HIT"
+    case .miss: "MISS"
+    case .stale: "STALE"
+    }
+  }
+
+  func cacheHeaders(_ result: CacheResult) -> HTTPHeaders {
+    switch result {
+    case .hit, .negative: hitHeaders
+    case .miss: missHeaders
+    case .stale: staleHeaders
+    }
+  }
+
+  func unavailable(_ error: RedisError) -> HTTPResponse {
+    var response = HTTPResponse.error(.serviceUnavailable, code: "redis_unavailable", message: error.description)
+    response.headers.add(name: "Retry-After", value: "1")
+    response.headers.add(name: "X-Cache", value: "MISS")
+    return response
+  }
+
+  // MARK: POST /features
+
+  func postFeatures(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    let started = monotonicNanoseconds()
+    let batch: BatchRequest
+    do {
+      batch = try JSONDecoder().decode(BatchRequest.self, from: Data(request.body))
+    } catch {
+      return answer(
+        responder, .featuresBatch,
+        .error(.badRequest, code: "invalid_json", message: BatchRequest.describe(error)), since: started)
+    }
+    guard batch.items.count <= configuration.maxBatchItems else {
+      return answer(
+        responder, .featuresBatch,
+        .error(
+          .contentTooLarge, code: "too_many_items",
+          message: "\(batch.items.count) items; at most \(configuration.maxBatchItems) per request"),
+        since: started)
+    }
+    // Validate everything first: a bad item is a 400 naming it, before anything is read.
+    var reads: [(entity: EntityDefinition, id: String)] = []
+    var plans: [(position: Int, selection: [Int]?)] = []
+    for (index, item) in batch.items.enumerated() {
+      guard let position = entityIndex[item.entity] else {
+        return answer(
+          responder, .featuresBatch,
+          .error(.badRequest, code: "unknown_entity", message: "items[\(index)].entity: no entity '\(item.entity)'"),
+          since: started)
+      }
+      let entity = registry.entities[position]
+      if let violation = entity.idRule.violation(item.id) {
+        return answer(
+          responder, .featuresBatch,
+          .error(.badRequest, code: "invalid_id", message: "items[\(index)].id: \(entity.name) id '\(item.id)' \(violation)"),
+          since: started)
+      }
+      var selection: [Int]? = nil
+      if let names = item.features {
+        switch select(names, in: entity) {
+        case .success(let positions): selection = positions
+        case .failure(let error):
+          return answer(responder, .featuresBatch, error.response, since: started)
+        }
+      }
+      reads.append((entity, item.id))
+      plans.append((position, selection))
+    }
+    let loopMetrics = metrics[responder.eventLoop.index]
+    readers[responder.eventLoop.index].read(many: reads) { [self] results in
+      var body: [UInt8] = []
+      JSONWriter.appendRaw(#"{"results":["#, to: &body)
+      for (index, result) in results.enumerated() {
+        if index > 0 { body.append(UInt8(ascii: ",")) }
+        let (entity, id) = reads[index]
+        switch result {
+        case .found(let row, let cacheResult):
+          render(row, entity: entity, entityPosition: plans[index].position, id: id, selection: plans[index].selection,
+            cache: cacheResult, loopMetrics: loopMetrics, into: &body)
+        case .missing:
+          appendItemStatus(entity: entity.name, id: id, status: "NOT_FOUND", into: &body)
+        case .unavailable:
+          appendItemStatus(entity: entity.name, id: id, status: "UNAVAILABLE", into: &body)
+        }
+      }
+      JSONWriter.appendRaw("]}", to: &body)
+      let allUnavailable =
+        !results.isEmpty && results.allSatisfy { if case .unavailable = $0 { return true } else { return false } }
+      if allUnavailable, case .unavailable(let error) = results[0] {
+        return answer(responder, .featuresBatch, unavailable(error), since: started)
+      }
+      answer(responder, .featuresBatch, HTTPResponse(headers: jsonHeaders, body: body), since: started)
+    }
+  }
+
+  private func appendItemStatus(entity: String, id: String, status: StaticString, into body: inout [UInt8]) {
+    JSONWriter.appendRaw(#"{"entity":"#, to: &body)
+    JSONWriter.appendString(entity, to: &body)
+    JSONWriter.appendRaw(#","id":"#, to: &body)
+    JSONWriter.appendString(id, to: &body)
+    JSONWriter.appendRaw(#","features":null,"event_timestamp":null,"status":""#, to: &body)
+    JSONWriter.appendRaw(status, to: &body)
+    JSONWriter.appendRaw(#""}"#, to: &body)
+  }
+}
+
+/// A prepared error response, usable as a `Result` failure.
+struct HTTPResponseError: Error {
+  let response: HTTPResponse
+  init(_ response: HTTPResponse) { self.response = response }
+}
+
+let hitHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "HIT")])
+let missHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "MISS")])
+let staleHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "STALE")])
+
+/// `POST /features` body: `{"items": [{"entity": "customer", "id": "42", "features": ["age"]}]}`.
+/// Ids may be JSON strings or integers.
+struct BatchRequest: Decodable {
+  struct Item: Decodable {
+    let entity: String
+    let id: String
+    let features: [String]?
+
+    enum CodingKeys: String, CodingKey { case entity, id, features }
+
+    init(from decoder: Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      entity = try container.decode(String.self, forKey: .entity)
+      if let number = try? container.decode(Int64.self, forKey: .id) {
+        id = String(number)
+      } else {
+        id = try container.decode(String.self, forKey: .id)
+      }
+      features = try container.decodeIfPresent([String].self, forKey: .features)
+    }
+  }
+
+  let items: [Item]
+
+  /// A message that names the field at fault.
+  static func describe(_ error: Error) -> String {
+    func path(_ codingPath: [CodingKey]) -> String {
+      let text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+      return text.hasPrefix(".") ? String(text.dropFirst()) : text
+    }
+    switch error {
+    case DecodingError.keyNotFound(let key, let context):
+      let parent = path(context.codingPath)
+      return "missing field '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)'"
+    case DecodingError.typeMismatch(let type, let context):
+      return "field '\(path(context.codingPath))' must be \(type == String.self ? "a string" : "\(type)")"
+    case DecodingError.valueNotFound(_, let context):
+      return "field '\(path(context.codingPath))' must not be null"
+    case DecodingError.dataCorrupted(let context):
+      return context.codingPath.isEmpty
+        ? "body is not valid JSON" : "field '\(path(context.codingPath))': \(context.debugDescription)"
+    default:
+      return "body is not valid JSON"
+    }
+  }
+}

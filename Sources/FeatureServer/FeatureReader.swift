@@ -1,0 +1,142 @@
+import HTTPCore
+import RedisPool
+
+/// What a read of one instance gave.
+enum ReadResult {
+  case found(FeatureRow, CacheResult)
+  /// The instance does not exist (`.negative`: known from the cache).
+  case missing(CacheResult)
+  case unavailable(RedisError)
+}
+
+/// One loop's path from a key to its row: cache, then (single-flight) Redis, with stale-if-error.
+/// Runs on its loop only.
+final class FeatureReader {
+  let loop: EventLoop
+  let redis: RedisLoopPool
+  let cache: FeatureCache?
+  let metrics: LoopMetrics
+  let registry: Registry
+
+  init(loop: EventLoop, redis: RedisLoopPool, cache: FeatureCache?, metrics: LoopMetrics, registry: Registry) {
+    self.loop = loop
+    self.redis = redis
+    self.cache = cache
+    self.metrics = metrics
+    self.registry = registry
+  }
+
+  /// Reads one instance.
+  func read(_ entity: EntityDefinition, id: String, completion: @escaping (ReadResult) -> Void) {
+    let key = registry.redisKey(entity: entity.name, id: id)
+    if let cached = lookup(key) {
+      completion(cached)
+      return
+    }
+    let command = RedisCommand("HGETALL", key)
+    fetch(key, entity: entity) { finish in
+      self.redis.send(command) { finish($0) }
+    } completion: { completion($0) }
+  }
+
+  /// Reads many instances; every miss goes to Redis in one pipelined batch (one round trip).
+  func read(many items: [(entity: EntityDefinition, id: String)], completion: @escaping ([ReadResult]) -> Void) {
+    var results = [ReadResult?](repeating: nil, count: items.count)
+    var pendingCount = 0
+    var commands: [RedisCommand] = []
+    var finishers: [(RedisResult) -> Void] = []
+    var completed = false
+    func itemDone() {
+      pendingCount -= 1
+      if pendingCount == 0 && !completed {
+        completed = true
+        completion(results.map { $0 ?? .unavailable(.unavailable) })
+      }
+    }
+    pendingCount = 1  // held until every item is scheduled
+    for (position, item) in items.enumerated() {
+      let key = registry.redisKey(entity: item.entity.name, id: item.id)
+      if let cached = lookup(key) {
+        results[position] = cached
+        continue
+      }
+      pendingCount += 1
+      fetch(key, entity: item.entity) { finish in
+        commands.append(RedisCommand("HGETALL", key))
+        finishers.append(finish)
+      } completion: { result in
+        results[position] = result
+        itemDone()
+      }
+    }
+    if !commands.isEmpty {
+      redis.send(batch: commands) { replies in
+        for (finish, reply) in zip(finishers, replies) { finish(reply) }
+      }
+    }
+    itemDone()
+  }
+
+  /// A cached answer, or nil when Redis must be asked.
+  private func lookup(_ key: String) -> ReadResult? {
+    guard let cache else { return nil }
+    switch cache.lookup(key, now: loop.now) {
+    case .fresh(let row?):
+      metrics.recordCache(.hit)
+      return .found(row, .hit)
+    case .fresh(nil):
+      metrics.recordCache(.negative)
+      return .missing(.negative)
+    case .expired, .miss:
+      return nil
+    }
+  }
+
+  /// Fetches `key` once however many callers miss it at the same time (single-flight): `send`
+  /// is called only for the first, with the function that ends the fetch.
+  private func fetch(
+    _ key: String, entity: EntityDefinition, send: (@escaping (RedisResult) -> Void) -> Void,
+    completion: @escaping (ReadResult) -> Void
+  ) {
+    let deliver: (FeatureCache.FetchOutcome) -> Void = { outcome in
+      switch outcome {
+      case .found(let row):
+        self.metrics.recordCache(.miss)
+        completion(.found(row, .miss))
+      case .missing:
+        self.metrics.recordCache(.miss)
+        completion(.missing(.miss))
+      case .failed(let error):
+        if let cache = self.cache, case .expired(let stale) = cache.lookup(key, now: monotonicNanoseconds()) {
+          self.metrics.recordCache(.stale)
+          if let row = stale { completion(.found(row, .stale)) } else { completion(.missing(.stale)) }
+        } else {
+          completion(.unavailable(error))
+        }
+      }
+    }
+    let outcome: (RedisResult) -> FeatureCache.FetchOutcome = { result in
+      switch result {
+      case .success(.array(let fields)):
+        if let row = FeatureRow(hash: fields, entity: entity) {
+          if row.decodeErrors > 0 { self.metrics.decodeErrors.wrappingIncrement(by: row.decodeErrors, ordering: .relaxed) }
+          return .found(row)
+        }
+        return .missing
+      case .success(.error(let message)):
+        return .failed(.connectionLost("Redis refused HGETALL \(key): \(message)"))
+      case .success:
+        return .failed(.connectionLost("unexpected reply to HGETALL \(key)"))
+      case .failure(let error):
+        return .failed(error)
+      }
+    }
+    guard let cache else {
+      send { deliver(outcome($0)) }
+      return
+    }
+    if cache.join(key, deliver) {
+      send { result in cache.finish(key, outcome(result), now: monotonicNanoseconds()) }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import HTTPCore
+import RedisPool
+
+/// Settings of the feature routes. Each has a flag.
+public struct FeatureServiceConfiguration: Sendable {
+  public var cache = CacheConfiguration()
+  /// Most items in one `POST /features`; more gets 413.
+  public var maxBatchItems = 100
+  /// The version reported by `featureserver_build_info`.
+  public var version = "0.1.0"
+
+  public init() {}
+}
+
+/// The feature server's routes over a registry, a Redis pool and one reader per loop:
+/// `GET /features/:entity/:id`, `POST /features`, `/health`, `/ready` and `/metrics`.
+public final class FeatureService: @unchecked Sendable {
+  public let registry: Registry
+  public let pool: RedisPool
+  public let configuration: FeatureServiceConfiguration
+  let readers: [FeatureReader]
+  let metrics: [LoopMetrics]
+  let entityIndex: [String: Int]
+  let startedAt = monotonicNanoseconds()
+
+  public init(registry: Registry, pool: RedisPool, configuration: FeatureServiceConfiguration) {
+    self.registry = registry
+    self.pool = pool
+    self.configuration = configuration
+    let loops = pool.group.loops
+    let perLoopCapacity = max(1, configuration.cache.maxEntries / loops.count)
+    var readers: [FeatureReader] = []
+    var metrics: [LoopMetrics] = []
+    for loop in loops {
+      let loopMetrics = LoopMetrics(entityCount: registry.entities.count)
+      let cache =
+        configuration.cache.enabled
+        ? FeatureCache(configuration: configuration.cache, capacity: perLoopCapacity, metrics: loopMetrics) : nil
+      readers.append(
+        FeatureReader(loop: loop, redis: pool.on(loop), cache: cache, metrics: loopMetrics, registry: registry))
+      metrics.append(loopMetrics)
+    }
+    self.readers = readers
+    self.metrics = metrics
+    var entityIndex: [String: Int] = [:]
+    for (index, entity) in registry.entities.enumerated() { entityIndex[entity.name] = index }
+    self.entityIndex = entityIndex
+  }
+
+  /// Adds the routes to `router`.
+  public func install(on router: Router) {
+    router.get("/features/:entity/:id") { [self] request, responder in getFeatures(request, responder) }
+    router.post("/features") { [self] request, responder in postFeatures(request, responder) }
+    router.get("/health") { [self] _, responder in
+      answer(responder, .health, HTTPResponse(contentType: "application/json", body: #"{"status":"ok"}"#), since: 0)
+    }
+    router.get("/ready") { [self] _, responder in ready(responder) }
+    router.get("/metrics") { [self] _, responder in
+      let body = MetricsRenderer(service: self).render()
+      answer(
+        responder, .metrics,
+        HTTPResponse(
+          headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: Array(body.utf8)),
+        since: 0)
+    }
+  }
+
+  /// Responds and counts the request for its route.
+  func answer(_ responder: HTTPResponder, _ route: Route, _ response: HTTPResponse, since started: UInt64) {
+    let elapsed = started == 0 ? 0 : monotonicNanoseconds() &- started
+    metrics[responder.eventLoop.index].recordRequest(route, status: response.status.code, nanoseconds: elapsed)
+    responder.respond(response)
+  }
+
+  // MARK: Readiness
+
+  /// Reasons the server cannot serve features right now; empty when it can.
+  public func notReadyReasons() -> [String] {
+    let statistics = pool.statisticsSnapshot()
+    var reasons: [String] = []
+    for (loop, up) in statistics.connectionsUpByLoop.enumerated() where up == 0 {
+      reasons.append("loop \(loop) has no live Redis connection (\(pool.configuration.redactedURL))")
+    }
+    return reasons
+  }
+
+  private func ready(_ responder: HTTPResponder) {
+    let reasons = notReadyReasons()
+    var body: [UInt8] = []
+    if reasons.isEmpty {
+      JSONWriter.appendRaw(#"{"status":"ready","registry":"#, to: &body)
+      JSONWriter.appendString(registry.project, to: &body)
+      body.append(UInt8(ascii: "}"))
+      answer(responder, .ready, HTTPResponse(headers: jsonHeaders, body: body), since: 0)
+      return
+    }
+    JSONWriter.appendRaw(#"{"status":"not_ready","reasons":["#, to: &body)
+    for (index, reason) in reasons.enumerated() {
+      if index > 0 { body.append(UInt8(ascii: ",")) }
+      JSONWriter.appendString(reason, to: &body)
+    }
+    JSONWriter.appendRaw("]}", to: &body)
+    var headers = jsonHeaders
+    headers.add(name: "Retry-After", value: "1")
+    answer(responder, .ready, HTTPResponse(status: .serviceUnavailable, headers: headers, body: body), since: 0)
+  }
+}
+
+let jsonHeaders = HTTPHeaders([("Content-Type", "application/json")])

@@ -1,0 +1,48 @@
+/// Appends JSON tokens to a byte buffer: the hot paths render responses with it instead of
+/// Foundation's encoders.
+enum JSONWriter {
+  static func appendString(_ value: String, to output: inout [UInt8]) {
+    output.append(UInt8(ascii: "\""))
+    for byte in value.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): output.append(contentsOf: [92, 34])
+      case UInt8(ascii: "\\"): output.append(contentsOf: [92, 92])
+      case 0x0A: output.append(contentsOf: [92, UInt8(ascii: "n")])
+      case 0x0D: output.append(contentsOf: [92, UInt8(ascii: "r")])
+      case 0x09: output.append(contentsOf: [92, UInt8(ascii: "t")])
+      case 0..<0x20:
+        let hex = Array("0123456789abcdef".utf8)
+        output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+      default: output.append(byte)
+      }
+    }
+    output.append(UInt8(ascii: "\""))
+  }
+
+  static func appendRaw(_ text: StaticString, to output: inout [UInt8]) {
+    output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+  }
+
+  static func appendInteger(_ value: Int64, to output: inout [UInt8]) {
+    output.append(contentsOf: String(value).utf8)
+  }
+
+  /// Shortest round-trip text; non-finite values (never stored) become null.
+  static func appendDouble(_ value: Double, to output: inout [UInt8]) {
+    guard value.isFinite else {
+      appendRaw("null", to: &output)
+      return
+    }
+    output.append(contentsOf: value.description.utf8)
+  }
+
+  static func appendValue(_ value: FeatureValue?, to output: inout [UInt8]) {
+    switch value {
+    case nil: appendRaw("null", to: &output)
+    case .int64(let number)?: appendInteger(number, to: &output)
+    case .double(let number)?: appendDouble(number, to: &output)
+    case .string(let text)?: appendString(text, to: &output)
+    case .bool(let flag)?: appendRaw(flag ? "true" : "false", to: &output)
+    }
+  }
+}

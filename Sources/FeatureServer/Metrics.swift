@@ -1,0 +1,107 @@
+import Atomics
+
+/// The routes the server counts, in metric label order.
+enum Route: Int, CaseIterable, Sendable {
+  case features, featuresBatch, health, ready, metrics, predict, other
+
+  var label: String {
+    switch self {
+    case .features: "/features/:entity/:id"
+    case .featuresBatch: "/features"
+    case .health: "/health"
+    case .ready: "/ready"
+    case .metrics: "/metrics"
+    case .predict: "/predict"
+    case .other: "other"
+    }
+  }
+
+  var method: String { self == .featuresBatch || self == .predict ? "POST" : "GET" }
+}
+
+/// Cache results, in metric label order.
+enum CacheResult: Int, CaseIterable, Sendable {
+  case hit, miss, stale, negative
+
+  var label: String {
+    switch self {
+    case .hit: "hit"
+    case .miss: "miss"
+    case .stale: "stale"
+    case .negative: "negative"
+    }
+  }
+}
+
+/// One loop's counters. Only that loop writes them (relaxed atomics: no contention, no locks);
+/// `/metrics` sums every loop's at scrape time.
+final class LoopMetrics: Sendable {
+  /// Request duration bucket bounds (seconds): 100 µs to 1 s, dense between 1 and 10 ms.
+  static let durationBounds: [Double] = [
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1,
+  ]
+  /// Feature age bucket bounds (seconds): 1 s to 30 days.
+  static let ageBounds: [Double] = [1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400]
+  /// Status codes counted by their own label; the rest count as their class ("2xx"...).
+  static let statuses: [Int] = [200, 400, 404, 405, 413, 500, 503]
+
+  let requests: [ManagedAtomic<Int>]
+  let durationBuckets: [ManagedAtomic<Int>]
+  let durationSumNanoseconds: [ManagedAtomic<Int>]
+  let cacheResults: [ManagedAtomic<Int>] = CacheResult.allCases.map { _ in ManagedAtomic(0) }
+  let cacheEntries = ManagedAtomic<Int>(0)
+  let cacheEvictions = ManagedAtomic<Int>(0)
+  let decodeErrors = ManagedAtomic<Int>(0)
+  let ageBuckets: [ManagedAtomic<Int>]
+  let ageSumSeconds: [ManagedAtomic<Int>]
+  let entityCount: Int
+
+  init(entityCount: Int) {
+    self.entityCount = entityCount
+    let statusSlots = LoopMetrics.statuses.count + 5  // + 1xx..5xx classes
+    requests = (0..<(Route.allCases.count * statusSlots)).map { _ in ManagedAtomic(0) }
+    durationBuckets = (0..<(Route.allCases.count * (LoopMetrics.durationBounds.count + 1))).map { _ in ManagedAtomic(0) }
+    durationSumNanoseconds = Route.allCases.map { _ in ManagedAtomic(0) }
+    ageBuckets = (0..<(entityCount * (LoopMetrics.ageBounds.count + 1))).map { _ in ManagedAtomic(0) }
+    ageSumSeconds = (0..<entityCount).map { _ in ManagedAtomic(0) }
+  }
+
+  static func statusSlot(_ code: Int) -> Int {
+    if let index = statuses.firstIndex(of: code) { return index }
+    return statuses.count + min(max(code / 100, 1), 5) - 1
+  }
+
+  static func statusLabel(slot: Int) -> String {
+    slot < statuses.count ? String(statuses[slot]) : "\(slot - statuses.count + 1)xx"
+  }
+
+  func recordRequest(_ route: Route, status: Int, nanoseconds: UInt64) {
+    let statusSlots = LoopMetrics.statuses.count + 5
+    requests[route.rawValue * statusSlots + LoopMetrics.statusSlot(status)].wrappingIncrement(ordering: .relaxed)
+    let seconds = Double(nanoseconds) / 1e9
+    var bucket = LoopMetrics.durationBounds.count
+    for (index, bound) in LoopMetrics.durationBounds.enumerated() where seconds <= bound {
+      bucket = index
+      break
+    }
+    durationBuckets[route.rawValue * (LoopMetrics.durationBounds.count + 1) + bucket]
+      .wrappingIncrement(ordering: .relaxed)
+    durationSumNanoseconds[route.rawValue].wrappingIncrement(by: Int(nanoseconds), ordering: .relaxed)
+  }
+
+  func recordCache(_ result: CacheResult) {
+    cacheResults[result.rawValue].wrappingIncrement(ordering: .relaxed)
+  }
+
+  func recordAge(entity: Int, seconds: Int64) {
+    let age = Double(max(0, seconds))
+    var bucket = LoopMetrics.ageBounds.count
+    for (index, bound) in LoopMetrics.ageBounds.enumerated() where age <= bound {
+      bucket = index
+      break
+    }
+    ageBuckets[entity * (LoopMetrics.ageBounds.count + 1) + bucket].wrappingIncrement(ordering: .relaxed)
+    ageSumSeconds[entity].wrappingIncrement(by: Int(max(0, seconds)), ordering: .relaxed)
+  }
+}

@@ -1,0 +1,165 @@
+import Atomics
+import Foundation
+import HTTPCore
+import RedisPool
+
+/// Renders `/metrics` in the Prometheus text format (version 0.0.4), summing every loop's
+/// counters at scrape time. Names are prefixed `featureserver_`.
+struct MetricsRenderer {
+  let service: FeatureService
+  init(service: FeatureService) {
+    self.service = service
+  }
+
+  func render() -> String {
+    var text = ""
+    requests(&text)
+    cache(&text)
+    redis(&text)
+    featureAge(&text)
+    process(&text)
+    return text
+  }
+
+  private func header(_ text: inout String, _ name: String, _ type: String, _ help: String) {
+    text += "# HELP featureserver_\(name) \(help)\n# TYPE featureserver_\(name) \(type)\n"
+  }
+
+  private func requests(_ text: inout String) {
+    let statusSlots = LoopMetrics.statuses.count + 5
+    header(&text, "http_requests_total", "counter", "HTTP requests answered, by route, method and status.")
+    for route in Route.allCases {
+      for slot in 0..<statusSlots {
+        let count = service.metrics.reduce(0) {
+          $0 + $1.requests[route.rawValue * statusSlots + slot].load(ordering: .relaxed)
+        }
+        guard count > 0 else { continue }
+        text +=
+          "featureserver_http_requests_total{route=\"\(route.label)\",method=\"\(route.method)\",status=\"\(LoopMetrics.statusLabel(slot: slot))\"} \(count)\n"
+      }
+    }
+    header(&text, "http_request_duration_seconds", "histogram", "Time from a request's dispatch to its answer.")
+    let bucketCount = LoopMetrics.durationBounds.count + 1
+    for route in Route.allCases where route != .other {
+      var cumulative = 0
+      for bucket in 0..<bucketCount {
+        cumulative += service.metrics.reduce(0) {
+          $0 + $1.durationBuckets[route.rawValue * bucketCount + bucket].load(ordering: .relaxed)
+        }
+        let bound = bucket < LoopMetrics.durationBounds.count ? format(LoopMetrics.durationBounds[bucket]) : "+Inf"
+        text += "featureserver_http_request_duration_seconds_bucket{route=\"\(route.label)\",le=\"\(bound)\"} \(cumulative)\n"
+      }
+      let sumSeconds =
+        Double(service.metrics.reduce(0) { $0 + $1.durationSumNanoseconds[route.rawValue].load(ordering: .relaxed) }) / 1e9
+      text += "featureserver_http_request_duration_seconds_sum{route=\"\(route.label)\"} \(format(sumSeconds))\n"
+      text += "featureserver_http_request_duration_seconds_count{route=\"\(route.label)\"} \(cumulative)\n"
+    }
+  }
+
+  private func cache(_ text: inout String) {
+    header(&text, "cache_requests_total", "counter", "Feature reads by cache result.")
+    for result in CacheResult.allCases {
+      let count = service.metrics.reduce(0) { $0 + $1.cacheResults[result.rawValue].load(ordering: .relaxed) }
+      text += "featureserver_cache_requests_total{result=\"\(result.label)\"} \(count)\n"
+    }
+    header(&text, "cache_entries", "gauge", "Entries in the in-process cache (all loops).")
+    text += "featureserver_cache_entries \(service.metrics.reduce(0) { $0 + $1.cacheEntries.load(ordering: .relaxed) })\n"
+    header(&text, "cache_evictions_total", "counter", "Entries evicted to make room.")
+    text +=
+      "featureserver_cache_evictions_total \(service.metrics.reduce(0) { $0 + $1.cacheEvictions.load(ordering: .relaxed) })\n"
+    header(&text, "cache_max_entries", "gauge", "Configured cache capacity.")
+    text += "featureserver_cache_max_entries \(service.configuration.cache.enabled ? service.configuration.cache.maxEntries : 0)\n"
+    header(&text, "feature_decode_errors_total", "counter", "Stored values that did not parse as the registry's type.")
+    text +=
+      "featureserver_feature_decode_errors_total \(service.metrics.reduce(0) { $0 + $1.decodeErrors.load(ordering: .relaxed) })\n"
+  }
+
+  private func redis(_ text: inout String) {
+    let statistics = service.pool.statisticsSnapshot()
+    header(&text, "redis_connections", "gauge", "Redis connections configured in the pool.")
+    text += "featureserver_redis_connections \(statistics.connectionsConfigured)\n"
+    header(&text, "redis_connections_up", "gauge", "Redis connections connected and ready.")
+    text += "featureserver_redis_connections_up \(statistics.connectionsUp)\n"
+    header(&text, "redis_commands_in_flight", "gauge", "Redis commands sent and not yet answered.")
+    text += "featureserver_redis_commands_in_flight \(statistics.commandsInFlight)\n"
+    header(&text, "redis_commands_total", "counter", "Redis commands finished, by outcome.")
+    for outcome in RedisOutcome.allCases {
+      text += "featureserver_redis_commands_total{outcome=\"\(outcome.label)\"} \(statistics.commands[outcome] ?? 0)\n"
+    }
+    header(&text, "redis_reconnects_total", "counter", "Redis connections re-established after a loss.")
+    text += "featureserver_redis_reconnects_total \(statistics.reconnects)\n"
+    header(&text, "redis_command_duration_seconds", "histogram", "Redis round-trip time per command.")
+    var cumulative = 0
+    for (index, count) in statistics.latencyBucketCounts.enumerated() {
+      cumulative += count
+      let bound = index < statistics.latencyBounds.count ? format(statistics.latencyBounds[index]) : "+Inf"
+      text += "featureserver_redis_command_duration_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
+    }
+    text += "featureserver_redis_command_duration_seconds_sum \(format(statistics.latencySumSeconds))\n"
+    text += "featureserver_redis_command_duration_seconds_count \(cumulative)\n"
+  }
+
+  private func featureAge(_ text: inout String) {
+    header(&text, "feature_age_seconds", "histogram", "Age of served feature rows (now minus event time), by entity.")
+    let bucketCount = LoopMetrics.ageBounds.count + 1
+    for (entityIndex, entity) in service.registry.entities.enumerated() {
+      var cumulative = 0
+      for bucket in 0..<bucketCount {
+        cumulative += service.metrics.reduce(0) {
+          $0 + $1.ageBuckets[entityIndex * bucketCount + bucket].load(ordering: .relaxed)
+        }
+        let bound = bucket < LoopMetrics.ageBounds.count ? format(LoopMetrics.ageBounds[bucket]) : "+Inf"
+        text += "featureserver_feature_age_seconds_bucket{entity=\"\(entity.name)\",le=\"\(bound)\"} \(cumulative)\n"
+      }
+      let total = service.metrics.reduce(0) { $0 + $1.ageSumSeconds[entityIndex].load(ordering: .relaxed) }
+      text += "featureserver_feature_age_seconds_sum{entity=\"\(entity.name)\"} \(total)\n"
+      text += "featureserver_feature_age_seconds_count{entity=\"\(entity.name)\"} \(cumulative)\n"
+    }
+  }
+
+  private func process(_ text: inout String) {
+    header(&text, "build_info", "gauge", "Build information; the value is always 1.")
+    text +=
+      "featureserver_build_info{version=\"\(service.configuration.version)\",registry=\"\(service.registry.project)\"} 1\n"
+    let process = ProcessStatistics.read()
+    text += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+    text += "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes \(process.residentBytes)\n"
+    text += "# HELP process_open_fds Number of open file descriptors.\n"
+    text += "# TYPE process_open_fds gauge\nprocess_open_fds \(process.openFileDescriptors)\n"
+    text += "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+    text += "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total \(format(process.cpuSeconds))\n"
+    text += "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+    text += "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds \(format(process.startTime))\n"
+  }
+
+  private func format(_ value: Double) -> String {
+    if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+    return String(value)
+  }
+}
+
+/// The process's own numbers, from /proc and getrusage.
+struct ProcessStatistics {
+  var residentBytes = 0
+  var openFileDescriptors = 0
+  var cpuSeconds = 0.0
+  var startTime = 0.0
+
+  static let processStart = Date().timeIntervalSince1970
+
+  static func read() -> ProcessStatistics {
+    var statistics = ProcessStatistics()
+    if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
+      let fields = statm.split(separator: " ")
+      if fields.count > 1, let pages = Int(fields[1]) { statistics.residentBytes = pages * Int(sysconf(Int32(_SC_PAGESIZE))) }
+    }
+    statistics.openFileDescriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    statistics.cpuSeconds =
+      Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+      + Double(usage.ru_stime.tv_usec) / 1e6
+    statistics.startTime = processStart
+    return statistics
+  }
+}
