@@ -43,14 +43,15 @@ let package = Package(
     .executableTarget(name: "RedisPoolBench", dependencies: ["HTTPCore", "RedisPool"]),
     .target(name: "CFuzzerDriver"),
     .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore", "CFuzzerDriver"]),
+    .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
-      name: "HTTPCoreTests", dependencies: ["HTTPCore"],
+      name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
-      name: "FeatureServerTests", dependencies: ["FeatureServer", "HTTPCore", "RedisPool"],
+      name: "FeatureServerTests", dependencies: ["FeatureServer", "HTTPCore", "RedisPool", "TestSupport"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
-      name: "RedisPoolTests", dependencies: ["RedisPool", "HTTPCore"],
+      name: "RedisPoolTests", dependencies: ["RedisPool", "HTTPCore", "TestSupport"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
   ]
 )

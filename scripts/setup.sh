@@ -3,7 +3,8 @@
 # real clients the tests and benchmarks use. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(libhiredis-dev libnghttp2-dev redis-server curl wrk nginx-light nghttp2-client python3 pkg-config)
+packages=(libhiredis-dev libnghttp2-dev redis-server redis-tools curl wrk nginx-light nghttp2-client python3 pkg-config
+  prometheus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -14,8 +15,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts nginx and redis-server as services on install; the project starts its own.
-  $sudo_cmd service nginx stop >/dev/null 2>&1 || true
+  # Debian starts nginx, redis-server and prometheus as services on install; the project starts
+  # its own, on private ports.
+  for service in nginx redis-server prometheus prometheus-node-exporter; do
+    $sudo_cmd service "$service" stop >/dev/null 2>&1 || true
+  done
 fi
 command -v swift >/dev/null || {
   echo "setup: swift is not on PATH (Swift 6.x toolchain required, e.g. /opt/swift/usr/bin)" >&2

@@ -1,3 +1,5 @@
+import RedisPool
+
 /// Settings of the in-process cache. Each has a flag.
 public struct CacheConfiguration: Sendable {
   /// Seconds a row read from Redis is served without asking Redis again; 0 turns the cache off.
@@ -13,8 +15,6 @@ public struct CacheConfiguration: Sendable {
 
   public var enabled: Bool { ttl > 0 && maxEntries > 0 }
 }
-
-import RedisPool
 
 /// A bounded TTL cache owned by one loop (no locks): CLOCK eviction, negative entries for
 /// missing instances, and single-flight of concurrent misses for one key.

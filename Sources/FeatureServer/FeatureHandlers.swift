@@ -12,13 +12,15 @@ extension FeatureService {
     guard let entityPosition = entityIndex[entityName] else {
       return answer(
         responder, .features,
-        .error(.notFound, code: "unknown_entity", message: "no entity '\(entityName)' in registry '\(registry.project)'"),
+        .error(
+          .notFound, code: "unknown_entity", message: "no entity '\(entityName)' in registry '\(registry.project)'"),
         since: started)
     }
     let entity = registry.entities[entityPosition]
     if let violation = entity.idRule.violation(id) {
       return answer(
-        responder, .features, .error(.badRequest, code: "invalid_id", message: "\(entity.name) id '\(id)' \(violation)"),
+        responder, .features,
+        .error(.badRequest, code: "invalid_id", message: "\(entity.name) id '\(id)' \(violation)"),
         since: started)
     }
     var selection: [Int]? = nil
@@ -33,7 +35,8 @@ extension FeatureService {
       switch result {
       case .found(let row, let cacheResult):
         var body: [UInt8] = []
-        render(row, entity: entity, entityPosition: entityPosition, id: id, selection: selection, cache: cacheResult,
+        render(
+          row, entity: entity, entityPosition: entityPosition, id: id, selection: selection, cache: cacheResult,
           loopMetrics: metrics[responder.eventLoop.index], into: &body)
         response = HTTPResponse(headers: cacheHeaders(cacheResult), body: body)
       case .missing(let cacheResult):
@@ -148,7 +151,8 @@ extension FeatureService {
       if let violation = entity.idRule.violation(item.id) {
         return answer(
           responder, .featuresBatch,
-          .error(.badRequest, code: "invalid_id", message: "items[\(index)].id: \(entity.name) id '\(item.id)' \(violation)"),
+          .error(
+            .badRequest, code: "invalid_id", message: "items[\(index)].id: \(entity.name) id '\(item.id)' \(violation)"),
           since: started)
       }
       var selection: [Int]? = nil
@@ -171,7 +175,8 @@ extension FeatureService {
         let (entity, id) = reads[index]
         switch result {
         case .found(let row, let cacheResult):
-          render(row, entity: entity, entityPosition: plans[index].position, id: id, selection: plans[index].selection,
+          render(
+            row, entity: entity, entityPosition: plans[index].position, id: id, selection: plans[index].selection,
             cache: cacheResult, loopMetrics: loopMetrics, into: &body)
         case .missing:
           appendItemStatus(entity: entity.name, id: id, status: "NOT_FOUND", into: &body)

@@ -36,7 +36,9 @@ final class FeatureReader {
     let command = RedisCommand("HGETALL", key)
     fetch(key, entity: entity) { finish in
       self.redis.send(command) { finish($0) }
-    } completion: { completion($0) }
+    } completion: {
+      completion($0)
+    }
   }
 
   /// Reads many instances; every miss goes to Redis in one pipelined batch (one round trip).
@@ -119,7 +121,9 @@ final class FeatureReader {
       switch result {
       case .success(.array(let fields)):
         if let row = FeatureRow(hash: fields, entity: entity) {
-          if row.decodeErrors > 0 { self.metrics.decodeErrors.wrappingIncrement(by: row.decodeErrors, ordering: .relaxed) }
+          if row.decodeErrors > 0 {
+            self.metrics.decodeErrors.wrappingIncrement(by: row.decodeErrors, ordering: .relaxed)
+          }
           return .found(row)
         }
         return .missing

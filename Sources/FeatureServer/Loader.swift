@@ -54,7 +54,8 @@ public final class Loader {
     let isJSONLines = path.hasSuffix(".jsonl") || path.hasSuffix(".ndjson")
     var report = Report()
     var rows: [(line: Int, id: String, timestamp: Int64?, fields: [(String, String)])] = []
-    let parsed = isJSONLines ? try jsonLines(text, entity: entity, file: path) : try csv(text, entity: entity, file: path)
+    let parsed =
+      isJSONLines ? try jsonLines(text, entity: entity, file: path) : try csv(text, entity: entity, file: path)
     for item in parsed {
       switch item {
       case .success(let row): rows.append(row)
@@ -79,7 +80,9 @@ public final class Loader {
         hset.append(Array("_ts".utf8))
         hset.append(Array(String(timestamp + shift).utf8))
       }
-      commands += [RedisCommand("MULTI"), RedisCommand("DEL", key), RedisCommand(arguments: hset), RedisCommand("EXEC")]
+      commands += [
+        RedisCommand("MULTI"), RedisCommand("DEL", key), RedisCommand(arguments: hset), RedisCommand("EXEC"),
+      ]
     }
     let perRow = 4
     var written = 0
@@ -172,7 +175,8 @@ public final class Loader {
         if let value = value.text { values[key] = value }
       }
       if let unknown {
-        rows.append(.failure(BadRow(file: file, line: offset + 1, reason: "'\(unknown)' is not a feature of '\(entity.name)'")))
+        rows.append(
+          .failure(BadRow(file: file, line: offset + 1, reason: "'\(unknown)' is not a feature of '\(entity.name)'")))
         continue
       }
       rows.append(
@@ -204,6 +208,10 @@ public final class Loader {
           BadRow(file: file, line: line, reason: "\(feature.name) '\(text)' is not a \(feature.type.rawValue)"))
       }
       fields.append((feature.name, value.storedText))
+    }
+    if fields.isEmpty && eventTime == nil {
+      // A Redis hash cannot be empty: there would be nothing to store.
+      return .failure(BadRow(file: file, line: line, reason: "no feature values and no event_timestamp"))
     }
     return .success((line, id, eventTime, fields))
   }

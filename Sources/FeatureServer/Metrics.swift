@@ -61,7 +61,8 @@ final class LoopMetrics: Sendable {
     self.entityCount = entityCount
     let statusSlots = LoopMetrics.statuses.count + 5  // + 1xx..5xx classes
     requests = (0..<(Route.allCases.count * statusSlots)).map { _ in ManagedAtomic(0) }
-    durationBuckets = (0..<(Route.allCases.count * (LoopMetrics.durationBounds.count + 1))).map { _ in ManagedAtomic(0) }
+    durationBuckets = (0..<(Route.allCases.count * (LoopMetrics.durationBounds.count + 1))).map { _ in ManagedAtomic(0)
+    }
     durationSumNanoseconds = Route.allCases.map { _ in ManagedAtomic(0) }
     ageBuckets = (0..<(entityCount * (LoopMetrics.ageBounds.count + 1))).map { _ in ManagedAtomic(0) }
     ageSumSeconds = (0..<entityCount).map { _ in ManagedAtomic(0) }

@@ -47,10 +47,12 @@ struct MetricsRenderer {
           $0 + $1.durationBuckets[route.rawValue * bucketCount + bucket].load(ordering: .relaxed)
         }
         let bound = bucket < LoopMetrics.durationBounds.count ? format(LoopMetrics.durationBounds[bucket]) : "+Inf"
-        text += "featureserver_http_request_duration_seconds_bucket{route=\"\(route.label)\",le=\"\(bound)\"} \(cumulative)\n"
+        text +=
+          "featureserver_http_request_duration_seconds_bucket{route=\"\(route.label)\",le=\"\(bound)\"} \(cumulative)\n"
       }
       let sumSeconds =
-        Double(service.metrics.reduce(0) { $0 + $1.durationSumNanoseconds[route.rawValue].load(ordering: .relaxed) }) / 1e9
+        Double(service.metrics.reduce(0) { $0 + $1.durationSumNanoseconds[route.rawValue].load(ordering: .relaxed) })
+        / 1e9
       text += "featureserver_http_request_duration_seconds_sum{route=\"\(route.label)\"} \(format(sumSeconds))\n"
       text += "featureserver_http_request_duration_seconds_count{route=\"\(route.label)\"} \(cumulative)\n"
     }
@@ -63,12 +65,14 @@ struct MetricsRenderer {
       text += "featureserver_cache_requests_total{result=\"\(result.label)\"} \(count)\n"
     }
     header(&text, "cache_entries", "gauge", "Entries in the in-process cache (all loops).")
-    text += "featureserver_cache_entries \(service.metrics.reduce(0) { $0 + $1.cacheEntries.load(ordering: .relaxed) })\n"
+    text +=
+      "featureserver_cache_entries \(service.metrics.reduce(0) { $0 + $1.cacheEntries.load(ordering: .relaxed) })\n"
     header(&text, "cache_evictions_total", "counter", "Entries evicted to make room.")
     text +=
       "featureserver_cache_evictions_total \(service.metrics.reduce(0) { $0 + $1.cacheEvictions.load(ordering: .relaxed) })\n"
     header(&text, "cache_max_entries", "gauge", "Configured cache capacity.")
-    text += "featureserver_cache_max_entries \(service.configuration.cache.enabled ? service.configuration.cache.maxEntries : 0)\n"
+    text +=
+      "featureserver_cache_max_entries \(service.configuration.cache.enabled ? service.configuration.cache.maxEntries : 0)\n"
     header(&text, "feature_decode_errors_total", "counter", "Stored values that did not parse as the registry's type.")
     text +=
       "featureserver_feature_decode_errors_total \(service.metrics.reduce(0) { $0 + $1.decodeErrors.load(ordering: .relaxed) })\n"
@@ -151,7 +155,9 @@ struct ProcessStatistics {
     var statistics = ProcessStatistics()
     if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
       let fields = statm.split(separator: " ")
-      if fields.count > 1, let pages = Int(fields[1]) { statistics.residentBytes = pages * Int(sysconf(Int32(_SC_PAGESIZE))) }
+      if fields.count > 1, let pages = Int(fields[1]) {
+        statistics.residentBytes = pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+      }
     }
     statistics.openFileDescriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
     var usage = rusage()

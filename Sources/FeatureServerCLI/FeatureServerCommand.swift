@@ -1,4 +1,5 @@
 import ArgumentParser
+import HTTPCore
 
 /// The `featureserver` executable.
 @main
@@ -16,6 +17,11 @@ struct FeatureServerCommand: ParsableCommand {
       ServeCommand.helpMessage(columns: 1000).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," })
         .filter { $0.hasPrefix("--") }.map(String.init))
     let isServe = arguments.first.map { $0 == "serve" || $0.hasPrefix("-") } ?? true
+    if isServe {
+      // Before any thread exists (Foundation starts some on its own), so that every thread
+      // inherits the block and SIGTERM/SIGINT arrive only through ServerRunner's signalfd.
+      SignalWatcher.blockShutdownSignals()
+    }
     main(isServe && !arguments.contains("--help") ? EnvironmentFlags.merged(arguments, knownFlags: known) : arguments)
   }
 }

@@ -39,9 +39,6 @@ struct ServeCommand: ParsableCommand {
       url = started.url
       writeDiagnostic("featureserver: started its own redis-server at \(url)")
     }
-    // Before any loop thread exists (they inherit it), and after spawning our own redis-server
-    // (which must not): SIGTERM/SIGINT arrive only through the signalfd of ServerRunner.
-    SignalWatcher.blockShutdownSignals()
     let redisConfiguration: RedisConfiguration
     do {
       redisConfiguration = try redis.configuration(url: url)

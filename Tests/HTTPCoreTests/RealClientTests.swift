@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import HTTPCore
@@ -146,7 +147,7 @@ final class RealClientTests: XCTestCase {
     guard FileManager.default.isExecutableFile(atPath: binary) else {
       throw XCTSkip("http-bench-server not built at \(binary)")
     }
-    let port = try freePort()
+    let port = try freeTCPPort()
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = ["--port", "\(port)", "--threads", "2"]
@@ -168,18 +169,6 @@ final class RealClientTests: XCTestCase {
     XCTAssertEqual(process.terminationStatus, 0)
     XCTAssertEqual(process.terminationReason, .exit)
   }
-}
-
-func freePort() throws -> Int {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  defer { close(fd) }
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  _ = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-  }
-  return Socket.localPort(fd)
 }
 
 final class LockedStrings: @unchecked Sendable {

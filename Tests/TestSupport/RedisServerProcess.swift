@@ -3,13 +3,13 @@ import XCTest
 
 /// A real redis-server on a free loopback port (and optionally a unix socket), started by a test
 /// and killed when it is done. Nothing is persisted.
-final class RedisServerProcess {
-  let port: Int
-  let socketPath: String
+public final class RedisServerProcess {
+  public let port: Int
+  public let socketPath: String
   private let extraArguments: [String]
   private var process: Process?
 
-  init(extraArguments: [String] = []) throws {
+  public init(extraArguments: [String] = []) throws {
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
       throw XCTSkip("redis-server is not installed (scripts/setup.sh installs it)")
     }
@@ -21,7 +21,7 @@ final class RedisServerProcess {
 
   deinit { kill(signal: SIGKILL) }
 
-  func start() throws {
+  public func start() throws {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
     process.arguments =
@@ -44,7 +44,7 @@ final class RedisServerProcess {
   }
 
   /// Sends a signal and waits for the process to end.
-  func kill(signal: Int32) {
+  public func kill(signal: Int32) {
     guard let process, process.isRunning else { return }
     Glibc.kill(process.processIdentifier, signal)
     process.waitUntilExit()
@@ -53,7 +53,7 @@ final class RedisServerProcess {
 
   /// Runs redis-cli against this server and returns its output.
   @discardableResult
-  func cli(_ arguments: [String], user: String? = nil, password: String? = nil) throws -> String {
+  public func cli(_ arguments: [String], user: String? = nil, password: String? = nil) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
     var args = ["-p", "\(port)", "--no-auth-warning"]
@@ -70,7 +70,7 @@ final class RedisServerProcess {
   }
 }
 
-func freeTCPPort() throws -> Int {
+public func freeTCPPort() throws -> Int {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   defer { close(fd) }
   var address = sockaddr_in()
@@ -88,13 +88,13 @@ func freeTCPPort() throws -> Int {
 }
 
 /// Open file descriptors of this process.
-func openFileDescriptorCount() -> Int {
+public func openFileDescriptorCount() -> Int {
   (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` seconds pass; returns the seconds
 /// it took, or nil.
-func waitUntil(timeout: Double, _ condition: () -> Bool) -> Double? {
+public func waitUntil(timeout: Double, _ condition: () -> Bool) -> Double? {
   let start = Date()
   while Date().timeIntervalSince(start) < timeout {
     if condition() { return Date().timeIntervalSince(start) }
@@ -104,10 +104,11 @@ func waitUntil(timeout: Double, _ condition: () -> Bool) -> Double? {
 }
 
 /// Thread-safe collection of results from loop callbacks.
-final class Collected<Value>: @unchecked Sendable {
+public final class Collected<Value>: @unchecked Sendable {
   private let lock = NSLock()
   private var storage: [Value] = []
-  func append(_ value: Value) { lock.withLock { storage.append(value) } }
-  var values: [Value] { lock.withLock { storage } }
-  var count: Int { lock.withLock { storage.count } }
+  public init() {}
+  public func append(_ value: Value) { lock.withLock { storage.append(value) } }
+  public var values: [Value] { lock.withLock { storage } }
+  public var count: Int { lock.withLock { storage.count } }
 }

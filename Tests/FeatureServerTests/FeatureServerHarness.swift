@@ -1,0 +1,105 @@
+import Foundation
+import HTTPCore
+import RedisPool
+import TestSupport
+import XCTest
+
+@testable import FeatureServer
+
+/// The feature server on a free port, over a real redis-server, for integration tests.
+final class FeatureServerHarness {
+  let redis: RedisServerProcess
+  let group: EventLoopGroup
+  let pool: RedisPool
+  let service: FeatureService
+  let server: HTTPServer
+  var port: Int { server.port }
+
+  init(threads: Int = 2, poolSize: Int = 8, configure: (inout FeatureServiceConfiguration) -> Void = { _ in }) throws {
+    redis = try RedisServerProcess()
+    let registry = try RegistryLoader.load(path: RegistryLoader.bundledPath)
+    var redisConfiguration = try RedisConfiguration(url: "redis://127.0.0.1:\(redis.port)")
+    redisConfiguration.poolSize = poolSize
+    redisConfiguration.reconnectMaxDelay = 0.2
+    group = try EventLoopGroup(threads: threads)
+    try group.start()
+    pool = try RedisPool(configuration: redisConfiguration, group: group)
+    pool.start()
+    var configuration = FeatureServiceConfiguration()
+    configure(&configuration)
+    service = FeatureService(registry: registry, pool: pool, configuration: configuration)
+    let router = Router()
+    service.install(on: router)
+    var serverConfiguration = ServerConfiguration()
+    serverConfiguration.host = "127.0.0.1"
+    serverConfiguration.port = 0
+    server = HTTPServer(configuration: serverConfiguration, group: group, router: router)
+    try server.start()
+    let pool = self.pool
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == poolSize })
+  }
+
+  func stop() {
+    let done = DispatchSemaphore(value: 0)
+    server.shutdown { done.signal() }
+    _ = done.wait(timeout: .now() + 5)
+    pool.close()
+    usleep(50_000)
+    group.stop()
+    group.wait()
+    redis.kill(signal: SIGKILL)
+  }
+
+  struct Reply {
+    var status: Int
+    var headers: [String: String]
+    var body: String
+    var json: [String: Any] {
+      (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+    }
+  }
+
+  func get(_ path: String) throws -> Reply {
+    try exchange("GET \(path) HTTP/1.1\r\nHost: test\r\n\r\n")
+  }
+
+  func post(_ path: String, _ body: String) throws -> Reply {
+    try exchange("POST \(path) HTTP/1.1\r\nHost: test\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+  }
+
+  private func exchange(_ request: String) throws -> Reply {
+    let connection = try RawConnection(port: port)
+    connection.send(request)
+    guard let response = connection.readResponses(1).first else { throw NSError(domain: "no response", code: 1) }
+    return FeatureServerHarness.parse(response)
+  }
+
+  static func parse(_ response: String) -> Reply {
+    let parts = response.components(separatedBy: "\r\n\r\n")
+    let lines = parts[0].components(separatedBy: "\r\n")
+    let status = Int(lines[0].split(separator: " ")[1]) ?? 0
+    var headers: [String: String] = [:]
+    for line in lines.dropFirst() {
+      guard let colon = line.firstIndex(of: ":") else { continue }
+      headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    return Reply(status: status, headers: headers, body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+  }
+
+  /// How many HGETALL commands Redis has run (INFO commandstats).
+  func hgetallCalls() throws -> Int {
+    let info = try redis.cli(["INFO", "commandstats"])
+    guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_hgetall:") }),
+      let calls = line.split(separator: ",").first?.split(separator: "=").last, let value = Int(calls)
+    else { return 0 }
+    return value
+  }
+
+  /// Writes a customer hash with `redis-cli`.
+  func writeCustomer(_ id: Int, age: String = "41", timestamp: Int = Int(Date().timeIntervalSince1970)) throws {
+    try redis.cli([
+      "HSET", "fs:customer:\(id)", "age", age, "tenure_days", "1200", "avg_txn_amount_30d", "57.25",
+      "std_txn_amount_30d", "31.5", "home_country", "US", "is_premium", "true", "_ts", "\(timestamp)",
+    ])
+  }
+}

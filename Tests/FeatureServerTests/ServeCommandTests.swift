@@ -1,0 +1,65 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The real `featureserver` binary, the way the README's first command runs it.
+final class ServeCommandTests: XCTestCase {
+  func testServeStartsItsOwnRedisLoadsTheBundledDataAndDrainsOnSIGTERM() throws {
+    let binary = productsDirectory.appendingPathComponent("featureserver").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("featureserver not built") }
+    guard which("redis-server") != nil else { throw XCTSkip("redis-server not installed") }
+    let port = try freeTCPPort()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["serve", "--threads", "1", "--bind", "127.0.0.1"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["FEATURESERVER_PORT"] = "\(port)"  // flags from the environment
+    process.environment = environment
+    let log = Pipe()
+    process.standardError = log
+    try process.run()
+    defer { if process.isRunning { process.terminate() } }
+
+    var ready = false
+    for _ in 0..<300 where !ready {
+      if let connection = try? RawConnection(port: port) {
+        connection.send("GET /ready HTTP/1.1\r\nHost: t\r\n\r\n")
+        ready = connection.readResponses(1).first?.hasPrefix("HTTP/1.1 200") ?? false
+      }
+      if !ready { usleep(50_000) }
+    }
+    XCTAssertTrue(ready, "the server never became ready")
+    let connection = try RawConnection(port: port)
+    connection.send(
+      "GET /features/customer/42 HTTP/1.1\r\nHost: t\r\n\r\nGET /features/merchant/800 HTTP/1.1\r\nHost: t\r\n\r\n")
+    let responses = connection.readResponses(2)
+    XCTAssertEqual(responses.count, 2)
+    XCTAssertTrue(responses[0].hasPrefix("HTTP/1.1 200"), responses[0])
+    XCTAssertTrue(responses[0].contains(#""status":"PRESENT""#), "bundled data is shifted to now: \(responses[0])")
+    XCTAssertTrue(responses[1].contains(#""entity":"merchant""#), responses[1])
+
+    kill(process.processIdentifier, SIGTERM)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0)
+    let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    XCTAssertTrue(output.contains("loaded 5000 customer rows"), output)
+    let socketDirectory = "/tmp/featureserver-redis-\(process.processIdentifier)"
+    XCTAssertFalse(FileManager.default.fileExists(atPath: socketDirectory), "own redis-server was not cleaned up")
+  }
+
+  func testLoadReportsBadRowsAndExitsThree() throws {
+    let binary = productsDirectory.appendingPathComponent("featureserver").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("featureserver not built") }
+    let redis = try RedisServerProcess()
+    defer { redis.kill(signal: SIGKILL) }
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("load-\(getpid()).csv")
+    try "customer_id,age\n1,41\n2,old\n".write(to: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let result = try runCommand(
+      binary, ["load", "--redis-url", "redis://127.0.0.1:\(redis.port)", "--entity", "customer", file.path])
+    XCTAssertEqual(result.status, 3, result.output)
+    XCTAssertTrue(result.output.contains("\(file.path):3: age 'old' is not a int64"), result.output)
+    XCTAssertTrue(result.output.contains("loaded 1 customer rows, 1 bad"), result.output)
+    XCTAssertEqual(try redis.cli(["HGET", "fs:customer:1", "age"]), "41\n")
+  }
+}
