@@ -16,7 +16,12 @@ import HTTPCore
 /// calls the disconnect callback); the context is never touched after it.
 final class RedisConnection: EventHandler {
   private enum State: Equatable {
-    case waiting, connecting, handshaking, ready, closed
+    /// Waiting to (re)connect.
+    case waiting
+    case connecting, handshaking, ready
+    /// The context is being freed (timeout, failed handshake): no new commands.
+    case tearingDown
+    case closed
   }
 
   private struct Pending {
@@ -50,6 +55,8 @@ final class RedisConnection: EventHandler {
   /// Why the context is being torn down, for the commands that fail with it.
   private var teardownReason: RedisError? = nil
   private var lastLoggedProblem: String? = nil
+  /// Whether this connection is counted in `connectionsUp`.
+  private var countedUp = false
 
   init(loop: EventLoop, configuration: RedisConfiguration, statistics: RedisLoopStatistics, index: Int) {
     self.loop = loop
@@ -99,8 +106,8 @@ final class RedisConnection: EventHandler {
     connectTimer = loop.schedule(afterNanoseconds: nanoseconds(configuration.connectTimeout)) { [weak self] in
       guard let self, self.state == .connecting || self.state == .handshaking, let ac = self.context else { return }
       self.connectTimer = nil
-      self.teardownReason = .connectionLost("connect timed out after \(self.configuration.connectTimeout) s")
-      redisAsyncFree(ac)  // from a timer, not a hiredis callback: freed now, cleanup runs
+      // From a timer, not a hiredis callback: freed now, and cleanup runs.
+      self.tearDown(ac, reason: .connectionLost("connect timed out after \(self.configuration.connectTimeout) s"))
     }
   }
 
@@ -151,6 +158,7 @@ final class RedisConnection: EventHandler {
     failedAttempts = 0
     if everConnected { statistics.reconnects.wrappingIncrement(ordering: .relaxed) }
     everConnected = true
+    countedUp = true
     statistics.connectionsUp.wrappingIncrement(ordering: .relaxed)
     if lastLoggedProblem != nil {
       writeDiagnostic("featureserver: redis connection \(index) to \(configuration.redactedURL) is back")
@@ -160,8 +168,22 @@ final class RedisConnection: EventHandler {
 
   private func handshakeFailed(_ reason: String) {
     guard let ac = context else { return }
-    teardownReason = .connectionLost(reason)
-    redisAsyncFree(ac)  // inside a reply callback hiredis defers this until the callback returns
+    tearDown(ac, reason: .connectionLost(reason))  // inside a reply callback hiredis defers the free
+  }
+
+  /// Takes the connection out of service at once (no new commands, not counted as up), then
+  /// frees the context; its pending commands fail and cleanup schedules the reconnect.
+  private func tearDown(_ ac: UnsafeMutablePointer<redisAsyncContext>, reason: RedisError) {
+    teardownReason = reason
+    if state != .closed { state = .tearingDown }
+    markDown()
+    redisAsyncFree(ac)
+  }
+
+  private func markDown() {
+    guard countedUp else { return }
+    countedUp = false
+    statistics.connectionsUp.wrappingDecrement(ordering: .relaxed)
   }
 
   // MARK: Commands
@@ -252,8 +274,7 @@ final class RedisConnection: EventHandler {
       }
       guard let ac = self.context else { return }
       self.logProblem("a command got no reply within \(self.configuration.commandTimeout) s; resetting the connection")
-      self.teardownReason = .timeout
-      redisAsyncFree(ac)  // pending commands get NULL replies now, then cleanup
+      self.tearDown(ac, reason: .timeout)  // pending commands get NULL replies now, then cleanup
     }
   }
 
@@ -330,8 +351,7 @@ final class RedisConnection: EventHandler {
     connectTimer = nil
     if let commandTimer { loop.cancel(commandTimer) }
     commandTimer = nil
-    let wasReady = state == .ready
-    if wasReady { statistics.connectionsUp.wrappingDecrement(ordering: .relaxed) }
+    markDown()
     // hiredis has already called every pending callback with NULL; anything left is ours.
     while pendingHead < pending.count { replyArrived(nil, errorText: "connection closed") }
     if state == .closed { return }
@@ -369,13 +389,8 @@ final class RedisConnection: EventHandler {
   func close() {
     if let reconnectTimer { loop.cancel(reconnectTimer) }
     reconnectTimer = nil
-    let wasState = state
     state = .closed
-    if let ac = context {
-      teardownReason = .closed
-      if wasState == .ready { statistics.connectionsUp.wrappingDecrement(ordering: .relaxed) }
-      redisAsyncFree(ac)
-    }
+    if let ac = context { tearDown(ac, reason: .closed) }
   }
 
   private func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
