@@ -17,6 +17,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
   ],
   targets: [
     .target(name: "CLinux"),
@@ -24,10 +25,13 @@ let package = Package(
       name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
     .systemLibrary(
       name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
-    .target(name: "HTTPCore", dependencies: ["CLinux"]),
+    .target(name: "HTTPCore", dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]),
     .target(
       name: "RedisPool",
-      dependencies: ["HTTPCore", "CHiredis", .product(name: "Atomics", package: "swift-atomics")]),
+      dependencies: [
+        "HTTPCore", "CHiredis", .product(name: "Atomics", package: "swift-atomics"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     .target(
       name: "FeatureServer",
       dependencies: [
@@ -38,6 +42,7 @@ let package = Package(
       dependencies: [
         "HTTPCore", "RedisPool", "FeatureServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPCore"]),
     .executableTarget(name: "RedisPoolBench", dependencies: ["HTTPCore", "RedisPool"]),

@@ -2,6 +2,7 @@ import ArgumentParser
 import FeatureServer
 import Foundation
 import HTTPCore
+import Logging
 import RedisPool
 
 /// `featureserver serve`: runs the feature server until SIGTERM or SIGINT, then drains.
@@ -20,6 +21,9 @@ struct ServeCommand: ParsableCommand {
   @OptionGroup var redis: RedisOptions
   @OptionGroup var features: FeatureOptions
 
+  @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: Logger.Level = .info
+
   @Option(help: "The redis-server to start when no --redis-url is given.")
   var redisServer = "redis-server"
 
@@ -27,6 +31,7 @@ struct ServeCommand: ParsableCommand {
   var dataDirectory: String?
 
   func run() throws {
+    bootstrapLogging(level: logLevel)
     let registry = try features.loadRegistry()
     var ownRedis: OwnRedisServer? = nil
     defer { ownRedis?.stop() }
@@ -37,7 +42,7 @@ struct ServeCommand: ParsableCommand {
       let started = try OwnRedisServer(executable: redisServer)
       ownRedis = started
       url = started.url
-      writeDiagnostic("featureserver: started its own redis-server at \(url)")
+      cliLogger.info("started its own redis-server", metadata: ["redis": "\(url)"])
     }
     let redisConfiguration: RedisConfiguration
     do {
@@ -63,9 +68,12 @@ struct ServeCommand: ParsableCommand {
     let server = HTTPServer(configuration: http.configuration, group: group, router: router)
     do {
       try ServerRunner.run(server: server, group: group) { port in
-        writeDiagnostic(
-          "featureserver: serving registry '\(registry.project)' on \(http.bind):\(port) with \(http.threads) loop(s), "
-            + "Redis \(redisConfiguration.redactedURL) (\(redisConfiguration.poolSize) connections)")
+        cliLogger.info(
+          "serving",
+          metadata: [
+            "registry": "\(registry.project)", "address": "\(http.bind):\(port)", "loops": "\(http.threads)",
+            "redis": "\(redisConfiguration.redactedURL)", "redis_connections": "\(redisConfiguration.poolSize)",
+          ])
       }
     } catch {
       throw ValidationError("cannot serve on \(http.bind):\(http.port): \(error)")
@@ -85,11 +93,13 @@ struct ServeCommand: ParsableCommand {
     for (file, entity) in [("customers", "customer"), ("accounts", "account"), ("merchants", "merchant")] {
       let path = "\(directory)/\(file).csv"
       guard FileManager.default.fileExists(atPath: path) else {
-        writeDiagnostic("featureserver: no \(path); serving without bundled \(entity) data")
+        cliLogger.warning(
+          "no bundled data file; serving without it", metadata: ["file": "\(path)", "entity": "\(entity)"])
         continue
       }
       let report = try loader.load(entity: entity, path: path, options: options)
-      writeDiagnostic("featureserver: loaded \(report.loaded) \(entity) rows from \(path)")
+      cliLogger.info(
+        "loaded bundled data", metadata: ["entity": "\(entity)", "rows": "\(report.loaded)", "file": "\(path)"])
     }
   }
 }

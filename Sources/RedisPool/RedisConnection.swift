@@ -1,5 +1,6 @@
 import CHiredis
 import HTTPCore
+import Logging
 
 #if canImport(Glibc)
   import Glibc
@@ -161,7 +162,8 @@ final class RedisConnection: EventHandler {
     countedUp = true
     statistics.connectionsUp.wrappingIncrement(ordering: .relaxed)
     if lastLoggedProblem != nil {
-      writeDiagnostic("featureserver: redis connection \(index) to \(configuration.redactedURL) is back")
+      redisLogger.notice(
+        "redis connection is back", metadata: ["connection": "\(index)", "redis": "\(configuration.redactedURL)"])
       lastLoggedProblem = nil
     }
   }
@@ -382,7 +384,9 @@ final class RedisConnection: EventHandler {
     // One line per change of problem, not one per attempt: a down Redis must not flood the log.
     guard problem != lastLoggedProblem else { return }
     lastLoggedProblem = problem
-    writeDiagnostic("featureserver: redis connection \(index) to \(configuration.redactedURL): \(problem)")
+    redisLogger.warning(
+      "redis connection problem",
+      metadata: ["connection": "\(index)", "redis": "\(configuration.redactedURL)", "problem": "\(problem)"])
   }
 
   /// Closes for good: pending commands fail with `.closed`.

@@ -42,7 +42,10 @@ final class ServeCommandTests: XCTestCase {
     process.waitUntilExit()
     XCTAssertEqual(process.terminationStatus, 0)
     let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    XCTAssertTrue(output.contains("loaded 5000 customer rows"), output)
+    XCTAssertTrue(
+      output.contains(#"msg="loaded bundled data" entity=customer"#) && output.contains("rows=5000"), output)
+    XCTAssertTrue(
+      output.contains(#"level=notice logger=featureserver.http msg="shutdown signal received, draining""#), output)
     let socketDirectory = "/tmp/featureserver-redis-\(process.processIdentifier)"
     XCTAssertFalse(FileManager.default.fileExists(atPath: socketDirectory), "own redis-server was not cleaned up")
   }

@@ -40,8 +40,8 @@ public final class HTTPResponder: @unchecked Sendable {
     let sequence = sequence
     let report: @Sendable () -> Void = {
       connection.value.context.server.statistics.record(.droppedResponder)
-      writeDiagnostic(
-        "featureserver: a handler dropped its responder without answering (request \(sequence)); answered 500")
+      httpLogger.error(
+        "a handler dropped its responder without answering; answered 500", metadata: ["request": "\(sequence)"])
       connection.value.complete(
         sequence, .error(.internalServerError, code: "internal_error", message: "the handler did not answer"))
     }

@@ -1,4 +1,5 @@
 import CLinux
+import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -55,7 +56,8 @@ public final class HTTPServer: @unchecked Sendable {
         do {
           try box.value.start()
         } catch {
-          writeDiagnostic("featureserver: cannot start listening on loop \(box.value.loop.index): \(error)")
+          httpLogger.error(
+            "cannot start listening", metadata: ["loop": "\(box.value.loop.index)", "error": "\(error)"])
         }
       }
     }

@@ -18,13 +18,13 @@ public enum ServerRunner {
       do {
         var watcher: SignalWatcher? = nil
         watcher = try SignalWatcher(loop: loop, signals: [SIGTERM, SIGINT]) { signal in
-          writeDiagnostic("featureserver: received signal \(signal), draining")
+          httpLogger.notice("shutdown signal received, draining", metadata: ["signal": "\(signal)"])
           watcher?.cancel()
           watcher = nil
           server.shutdown { group.stop() }
         }
       } catch {
-        writeDiagnostic("featureserver: cannot watch signals: \(error)")
+        httpLogger.error("cannot watch shutdown signals", metadata: ["error": "\(error)"])
       }
     }
     onStart(server.port)
