@@ -9,6 +9,7 @@ let package = Package(
     .executable(name: "http-bench-server", targets: ["HTTPBenchServer"]),
     .executable(name: "http-parser-fuzz", targets: ["HTTPParserFuzz"]),
     .executable(name: "redis-pool-bench", targets: ["RedisPoolBench"]),
+    .executable(name: "metrics-bench", targets: ["MetricsBench"]),
     .library(name: "HTTPCore", targets: ["HTTPCore"]),
     .library(name: "RedisPool", targets: ["RedisPool"]),
     .library(name: "FeatureServer", targets: ["FeatureServer"]),
@@ -18,6 +19,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
   ],
   targets: [
     .target(name: "CLinux"),
@@ -46,6 +48,9 @@ let package = Package(
       ]),
     .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPCore"]),
     .executableTarget(name: "RedisPoolBench", dependencies: ["HTTPCore", "RedisPool"]),
+    .executableTarget(
+      name: "MetricsBench",
+      dependencies: ["FeatureServer", .product(name: "Prometheus", package: "swift-prometheus")]),
     .target(name: "CFuzzerDriver"),
     .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore", "CFuzzerDriver"]),
     .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: [.swiftLanguageMode(.v5)]),

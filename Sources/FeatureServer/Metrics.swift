@@ -1,7 +1,7 @@
 import Atomics
 
 /// The routes the server counts, in metric label order.
-enum Route: Int, CaseIterable, Sendable {
+@_spi(Benchmarks) public enum Route: Int, CaseIterable, Sendable {
   case features, featuresBatch, health, ready, metrics, predict, other
 
   var label: String {
@@ -35,7 +35,7 @@ enum CacheResult: Int, CaseIterable, Sendable {
 
 /// One loop's counters. Only that loop writes them (relaxed atomics: no contention, no locks);
 /// `/metrics` sums every loop's at scrape time.
-final class LoopMetrics: Sendable {
+@_spi(Benchmarks) public final class LoopMetrics: Sendable {
   /// Request duration bucket bounds (seconds): 100 µs to 1 s, dense between 1 and 10 ms.
   static let durationBounds: [Double] = [
     0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1,
@@ -57,7 +57,7 @@ final class LoopMetrics: Sendable {
   let ageSumSeconds: [ManagedAtomic<Int>]
   let entityCount: Int
 
-  init(entityCount: Int) {
+  @_spi(Benchmarks) public init(entityCount: Int) {
     self.entityCount = entityCount
     let statusSlots = LoopMetrics.statuses.count + 5  // + 1xx..5xx classes
     requests = (0..<(Route.allCases.count * statusSlots)).map { _ in ManagedAtomic(0) }
@@ -77,7 +77,7 @@ final class LoopMetrics: Sendable {
     slot < statuses.count ? String(statuses[slot]) : "\(slot - statuses.count + 1)xx"
   }
 
-  func recordRequest(_ route: Route, status: Int, nanoseconds: UInt64) {
+  @_spi(Benchmarks) public func recordRequest(_ route: Route, status: Int, nanoseconds: UInt64) {
     let statusSlots = LoopMetrics.statuses.count + 5
     requests[route.rawValue * statusSlots + LoopMetrics.statusSlot(status)].wrappingIncrement(ordering: .relaxed)
     let seconds = Double(nanoseconds) / 1e9
