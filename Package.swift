@@ -10,6 +10,7 @@ let package = Package(
     .executable(name: "http-parser-fuzz", targets: ["HTTPParserFuzz"]),
     .executable(name: "redis-pool-bench", targets: ["RedisPoolBench"]),
     .executable(name: "metrics-bench", targets: ["MetricsBench"]),
+    .executable(name: "cache-bench", targets: ["CacheBench"]),
     .library(name: "HTTPCore", targets: ["HTTPCore"]),
     .library(name: "RedisPool", targets: ["RedisPool"]),
     .library(name: "FeatureServer", targets: ["FeatureServer"]),
@@ -48,6 +49,7 @@ let package = Package(
       ]),
     .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPCore"]),
     .executableTarget(name: "RedisPoolBench", dependencies: ["HTTPCore", "RedisPool"]),
+    .executableTarget(name: "CacheBench", dependencies: ["FeatureServer", "RedisPool"]),
     .executableTarget(
       name: "MetricsBench",
       dependencies: ["FeatureServer", .product(name: "Prometheus", package: "swift-prometheus")]),

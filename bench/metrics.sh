@@ -10,14 +10,4 @@ ROUNDS=${ROUNDS:-5}
 ITERATIONS=${ITERATIONS:-5000000}
 swift build -c release --product metrics-bench >/dev/null
 echo "# bench/metrics.sh $(date -u +%FT%TZ) $(nproc) cores, $ITERATIONS requests per thread, $ROUNDS rounds"
-printf '| threads | per-loop atomics ns | swift-prometheus ns | ratio |\n|---|---|---|---|\n'
-for threads in 1 2; do
-  : >/tmp/metrics-bench.$$
-  for _ in $(seq 1 "$ROUNDS"); do
-    .build/release/metrics-bench --threads "$threads" --iterations "$ITERATIONS" >>/tmp/metrics-bench.$$
-  done
-  ours=$(awk '{print $1}' /tmp/metrics-bench.$$ | median)
-  theirs=$(awk '{print $2}' /tmp/metrics-bench.$$ | median)
-  awk -v t="$threads" -v a="$ours" -v b="$theirs" 'BEGIN { printf "| %d | %.1f | %.1f | %.1fx |\n", t, a, b, b / a }'
-  rm -f /tmp/metrics-bench.$$
-done
+pair_table metrics-bench "per-loop atomics" "swift-prometheus" "$ROUNDS" "$ITERATIONS"

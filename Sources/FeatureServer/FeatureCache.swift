@@ -23,7 +23,7 @@ public struct CacheConfiguration: Sendable {
 /// shared cache would need a lock (or a hop) on every lookup; per-loop costs up to one Redis
 /// read per loop for each key and `threads` times the memory for the hot set. See
 /// BENCHMARKS.md.
-final class FeatureCache {
+@_spi(Benchmarks) public final class FeatureCache {
   struct Entry {
     var key: String
     /// nil: a negative entry (the instance does not exist).
@@ -33,7 +33,7 @@ final class FeatureCache {
     var referenced: Bool
   }
 
-  enum Lookup {
+  @_spi(Benchmarks) public enum Lookup {
     case fresh(FeatureRow?)
     /// Expired but still inside the stale-if-error window: use it only if Redis fails.
     case expired(FeatureRow?)
@@ -58,7 +58,7 @@ final class FeatureCache {
     case failed(RedisError)
   }
 
-  init(configuration: CacheConfiguration, capacity: Int, metrics: LoopMetrics) {
+  @_spi(Benchmarks) public init(configuration: CacheConfiguration, capacity: Int, metrics: LoopMetrics) {
     ttl = UInt64(configuration.ttl * 1e9)
     negativeTTL = UInt64(configuration.negativeTTL * 1e9)
     staleWindow = UInt64(configuration.staleIfError * 1e9)
@@ -69,7 +69,7 @@ final class FeatureCache {
 
   var count: Int { index.count }
 
-  func lookup(_ key: String, now: UInt64) -> Lookup {
+  @_spi(Benchmarks) public func lookup(_ key: String, now: UInt64) -> Lookup {
     guard let slot = index[key] else { return .miss }
     slots[slot].referenced = true
     let entry = slots[slot]
@@ -78,7 +78,7 @@ final class FeatureCache {
     return .miss
   }
 
-  func store(_ key: String, row: FeatureRow?, now: UInt64) {
+  @_spi(Benchmarks) public func store(_ key: String, row: FeatureRow?, now: UInt64) {
     let lifetime = row == nil ? negativeTTL : ttl
     let entry = Entry(
       key: key, row: row, expiresAt: now &+ lifetime, staleUntil: now &+ lifetime &+ staleWindow, referenced: true)

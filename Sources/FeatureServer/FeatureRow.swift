@@ -2,7 +2,7 @@ import RedisPool
 
 /// One entity instance as read from its Redis hash, typed by the registry. Missing fields take
 /// the feature's default (or null) when served.
-struct FeatureRow: Sendable {
+@_spi(Benchmarks) public struct FeatureRow: Sendable {
   /// Values by feature index; nil where the hash lacks the field or holds text of the wrong type.
   var values: [FeatureValue?]
   /// The `_ts` field: event time in epoch seconds.
@@ -13,7 +13,7 @@ struct FeatureRow: Sendable {
   var renderedFeatures: [UInt8]
 
   /// Decodes an HGETALL reply. An empty hash is a missing instance: nil.
-  init?(hash reply: [RedisValue], entity: EntityDefinition) {
+  @_spi(Benchmarks) public init?(hash reply: [RedisValue], entity: EntityDefinition) {
     guard !reply.isEmpty else { return nil }
     var values = [FeatureValue?](repeating: nil, count: entity.features.count)
     var timestamp: Int64? = nil
