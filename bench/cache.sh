@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 ROUNDS=${ROUNDS:-5}
 ITERATIONS=${ITERATIONS:-3000000}
-swift build -c release --product cache-bench >/dev/null
+swift build -c release --product micro-bench >/dev/null
 echo "# bench/cache.sh $(date -u +%FT%TZ) $(nproc) cores, $ITERATIONS lookups per thread, $ROUNDS rounds"
-pair_table cache-bench "per-loop" "shared sharded" "$ROUNDS" "$ITERATIONS"
+pair_table cache "per-loop" "shared sharded" "$ROUNDS" "$ITERATIONS"

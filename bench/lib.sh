@@ -44,17 +44,17 @@ median() {
   sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# pair_table PRODUCT LABEL_A LABEL_B ROUNDS ITERATIONS: runs the micro-benchmark PRODUCT (which
+# pair_table SUITE LABEL_A LABEL_B ROUNDS ITERATIONS: runs `micro-bench --suite SUITE` (which
 # prints "a_ns b_ns") at 1 and 2 threads, ROUNDS times each, and prints a markdown table of the
 # medians with the ratio b/a.
 pair_table() {
-  local product=$1 label_a=$2 label_b=$3 rounds=$4 iterations=$5 samples
+  local suite=$1 label_a=$2 label_b=$3 rounds=$4 iterations=$5 samples
   samples=$(mktemp)
   printf '| threads | %s ns | %s ns | ratio |\n|---|---|---|---|\n' "$label_a" "$label_b"
   for threads in 1 2; do
     : >"$samples"
     for _ in $(seq 1 "$rounds"); do
-      ".build/release/$product" --threads "$threads" --iterations "$iterations" >>"$samples"
+      .build/release/micro-bench --suite "$suite" --threads "$threads" --iterations "$iterations" >>"$samples"
     done
     awk -v t="$threads" -v a="$(awk '{print $1}' "$samples" | median)" -v b="$(awk '{print $2}' "$samples" | median)" \
       'BEGIN { printf "| %d | %.1f | %.1f | %.1fx |\n", t, a, b, b / a }'

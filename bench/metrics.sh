@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 ROUNDS=${ROUNDS:-5}
 ITERATIONS=${ITERATIONS:-5000000}
-swift build -c release --product metrics-bench >/dev/null
+swift build -c release --product micro-bench >/dev/null
 echo "# bench/metrics.sh $(date -u +%FT%TZ) $(nproc) cores, $ITERATIONS requests per thread, $ROUNDS rounds"
-pair_table metrics-bench "per-loop atomics" "swift-prometheus" "$ROUNDS" "$ITERATIONS"
+pair_table metrics "per-loop atomics" "swift-prometheus" "$ROUNDS" "$ITERATIONS"

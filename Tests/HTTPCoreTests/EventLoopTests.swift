@@ -7,14 +7,21 @@ import XCTest
 #endif
 
 final class EventLoopTests: XCTestCase {
-  func testTimersFireInDeadlineOrderAndCancelledOnesDoNot() throws {
+  /// A one-loop group, running.
+  func startedLoop() throws -> (EventLoopGroup, EventLoop) {
     let group = try EventLoopGroup(threads: 1)
     try group.start()
-    defer {
-      group.stop()
-      group.wait()
-    }
-    let loop = group.loops[0]
+    return (group, group.loops[0])
+  }
+
+  func stop(_ group: EventLoopGroup) {
+    group.stop()
+    group.wait()
+  }
+
+  func testTimersFireInDeadlineOrderAndCancelledOnesDoNot() throws {
+    let (group, loop) = try startedLoop()
+    defer { stop(group) }
     let fired = expectation(description: "timers")
     let order = LockedArray()
     loop.execute {
@@ -30,13 +37,8 @@ final class EventLoopTests: XCTestCase {
   }
 
   func testExecuteFromManyThreadsRunsEverythingOnTheLoop() throws {
-    let group = try EventLoopGroup(threads: 1)
-    try group.start()
-    defer {
-      group.stop()
-      group.wait()
-    }
-    let loop = group.loops[0]
+    let (group, loop) = try startedLoop()
+    defer { stop(group) }
     let done = expectation(description: "all work ran")
     done.expectedFulfillmentCount = 400
     let offLoop = LockedArray()
@@ -54,13 +56,8 @@ final class EventLoopTests: XCTestCase {
   }
 
   func testEndOfBatchWorkRunsAfterTheBatchIncludingWorkItDefers() throws {
-    let group = try EventLoopGroup(threads: 1)
-    try group.start()
-    defer {
-      group.stop()
-      group.wait()
-    }
-    let loop = group.loops[0]
+    let (group, loop) = try startedLoop()
+    defer { stop(group) }
     let order = LockedArray()
     let done = expectation(description: "deferred work ran")
     loop.execute {
@@ -79,13 +76,8 @@ final class EventLoopTests: XCTestCase {
 
   /// A handler that closes another fd during a batch must not get that fd's stale event.
   func testEventsForAnFdClosedEarlierInTheBatchAreDropped() throws {
-    let group = try EventLoopGroup(threads: 1)
-    try group.start()
-    defer {
-      group.stop()
-      group.wait()
-    }
-    let loop = group.loops[0]
+    let (group, loop) = try startedLoop()
+    defer { stop(group) }
     var collected: [[Int32]] = []
     for _ in 0..<2 {
       var fds: [Int32] = [0, 0]

@@ -1,0 +1,17 @@
+// Micro-benchmarks behind two design choices, for bench/metrics.sh and bench/cache.sh:
+//   micro-bench --suite metrics --threads 2 --iterations 5000000
+//   micro-bench --suite cache --threads 2 --iterations 3000000
+// Each prints one line: "<ours_ns> <alternative_ns>" per operation per thread.
+import Foundation
+
+let threads = Options.integer("--threads", default: 1)
+let iterations = Options.integer("--iterations", default: 3_000_000)
+switch Options.text("--suite") {
+case "metrics":
+  metricsSuite(threads: threads, iterations: iterations)
+case "cache":
+  try cacheSuite(threads: threads, iterations: iterations)
+default:
+  FileHandle.standardError.write(Data("usage: micro-bench --suite metrics|cache [--threads N] [--iterations N]\n".utf8))
+  exit(2)
+}
