@@ -67,8 +67,6 @@ public struct CacheConfiguration: Sendable {
     index.reserveCapacity(min(self.capacity, 65536))
   }
 
-  var count: Int { index.count }
-
   @_spi(Benchmarks) public func lookup(_ key: String, now: UInt64) -> Lookup {
     guard let slot = index[key] else { return .miss }
     slots[slot].referenced = true

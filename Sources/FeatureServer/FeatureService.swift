@@ -21,7 +21,6 @@ public final class FeatureService: @unchecked Sendable {
   let readers: [FeatureReader]
   let metrics: [LoopMetrics]
   let entityIndex: [String: Int]
-  let startedAt = monotonicNanoseconds()
 
   public init(registry: Registry, pool: RedisPool, configuration: FeatureServiceConfiguration) {
     self.registry = registry

@@ -66,3 +66,38 @@ final class ServeCommandTests: XCTestCase {
     XCTAssertEqual(try redis.cli(["HGET", "fs:customer:1", "age"]), "41\n")
   }
 }
+
+/// Bad settings stop `serve` at once with a message that names them.
+final class ServeCommandValidationTests: XCTestCase {
+  func testBadFlagsEnvironmentAndRegistryAreRefusedWithTheirName() throws {
+    let binary = productsDirectory.appendingPathComponent("featureserver").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("featureserver not built") }
+    let registry = FileManager.default.temporaryDirectory.appendingPathComponent("bad-registry-\(getpid()).yaml")
+    try "project: p\nredis_key_prefix: fs\nentities:\n  customer:\n    id: {type: uuid}\n".write(
+      to: registry, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: registry) }
+    let cases: [(arguments: [String], environment: [String: String], expected: String)] = [
+      (["serve", "--max-body-bytes", "0"], [:], "--max-body-bytes must be at least 1, got 0"),
+      (["serve", "--port", "70000"], [:], "--port must be 0...65535"),
+      (["serve", "--cache-ttl", "-1"], [:], "--cache-ttl"),
+      (["serve", "--log-level", "loud"], [:], "The value 'loud' is invalid for '--log-level"),
+      (["serve"], ["FEATURESERVER_PORT": "abc"], "The value 'abc' is invalid for '--port"),
+      (["serve", "--redis-url", "http://nope"], [:], "expected redis://host:port/db"),
+      (["serve", "--registry", registry.path], [:], "\(registry.path):5: id type must be 'integer' or 'token'"),
+    ]
+    for entry in cases {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: binary)
+      process.arguments = entry.arguments
+      process.environment = ProcessInfo.processInfo.environment.merging(entry.environment) { $1 }
+      let output = Pipe()
+      process.standardError = output
+      process.standardOutput = output
+      try process.run()
+      let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      process.waitUntilExit()
+      XCTAssertNotEqual(process.terminationStatus, 0, "\(entry.arguments) \(entry.environment)")
+      XCTAssertTrue(text.contains(entry.expected), "\(entry.arguments) \(entry.environment): \(text)")
+    }
+  }
+}

@@ -101,14 +101,13 @@ final class HTTPServerConnection: EventHandler {
     }
     if count == 0 {
       peerClosed = true
-      if lingering || isIdle || inputStart != inputEnd || pending != nil {
-        // EOF mid-request (or nothing outstanding): nothing more can be answered.
-        if !lingering && inFlight > 0 { stopAndFinish(); return }
+      // A partial request can never complete now. Requests already dispatched are still
+      // answered (the client may only have half-closed), then the connection closes.
+      if lingering || inFlight == 0 {
         close()
-        return
+      } else {
+        stopAndFinish()
       }
-      // The client half-closed after sending requests still in flight: answer, then close.
-      stopAndFinish()
       return
     }
     let code = errno
@@ -116,13 +115,10 @@ final class HTTPServerConnection: EventHandler {
     close()
   }
 
-  /// Stops reading and closes once every dispatched request has been answered.
+  /// Stops reading and closes once every dispatched request (at least one) has been answered.
   private func stopAndFinish() {
     stopParsing = true
-    if inFlight == 0 {
-      close()
-      return
-    }
+    pending = nil
     closeAfter = nextSequence &- 1
     updateInterest()
   }

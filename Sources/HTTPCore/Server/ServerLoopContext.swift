@@ -25,8 +25,6 @@ final class ServerLoopContext: EventHandler {
     spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
   }
 
-  var connectionCount: Int { connections.count }
-
   /// Registers the listener and starts the sweep; runs on the loop.
   func start() throws {
     try loop.register(fd: listenFD, events: EventMask.readable, handler: self)

@@ -19,19 +19,6 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
   }
 }
 
-/// Retries a system call while it fails with EINTR; throws SystemError on any other failure.
-@inline(__always)
-@discardableResult
-func retryingOnInterrupt<T: BinaryInteger>(_ name: String, _ body: () -> T) throws -> T {
-  while true {
-    let result = body()
-    if result >= 0 { return result }
-    let code = errno
-    if code == EINTR { continue }
-    throw SystemError(name, code: code)
-  }
-}
-
 /// Monotonic time in nanoseconds (CLOCK_MONOTONIC).
 @inline(__always)
 public func monotonicNanoseconds() -> UInt64 {
