@@ -59,6 +59,7 @@ let package = Package(
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
       name: "FeatureServerTests", dependencies: ["FeatureServer", "HTTPCore", "RedisPool", "TestSupport"],
+      exclude: ["Fixtures"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
       name: "RedisPoolTests", dependencies: ["RedisPool", "HTTPCore", "TestSupport"],

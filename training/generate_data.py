@@ -79,6 +79,27 @@ HEADERS = {
 }
 
 
+def generate(seed=7, customer_count=5000, account_count=6000, merchant_count=800):
+    """The three tables as lists of rows (header order), the same for the same arguments."""
+    rng = random.Random(seed)
+    return {
+        "customers": customers(rng, customer_count),
+        "accounts": accounts(rng, account_count, customer_count),
+        "merchants": merchants(rng, merchant_count),
+    }
+
+
+def write(tables, out):
+    os.makedirs(out, exist_ok=True)
+    for name, rows in tables.items():
+        path = os.path.join(out, f"{name}.csv")
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(HEADERS[name])
+            writer.writerows(rows)
+        print(f"wrote {len(rows)} rows to {os.path.normpath(path)}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "data"))
@@ -87,20 +108,7 @@ def main():
     parser.add_argument("--accounts", type=int, default=6000)
     parser.add_argument("--merchants", type=int, default=800)
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    tables = {
-        "customers": customers(rng, args.customers),
-        "accounts": accounts(rng, args.accounts, args.customers),
-        "merchants": merchants(rng, args.merchants),
-    }
-    os.makedirs(args.out, exist_ok=True)
-    for name, rows in tables.items():
-        path = os.path.join(args.out, f"{name}.csv")
-        with open(path, "w", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(HEADERS[name])
-            writer.writerows(rows)
-        print(f"wrote {len(rows)} rows to {os.path.normpath(path)}")
+    write(generate(args.seed, args.customers, args.accounts, args.merchants), args.out)
 
 
 if __name__ == "__main__":
