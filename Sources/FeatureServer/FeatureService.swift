@@ -6,6 +6,10 @@ public struct FeatureServiceConfiguration: Sendable {
   public var cache = CacheConfiguration()
   /// Most items in one `POST /features`; more gets 413.
   public var maxBatchItems = 100
+  /// `POST /predict` answers `is_fraud: true` at or above this probability.
+  public var fraudThreshold = 0.7
+  /// When set, `POST /admin/reload-model` exists and demands `Authorization: Bearer <token>`.
+  public var adminToken: String? = nil
   /// The version reported by `featureserver_build_info`.
   public var version = "0.1.0"
 
@@ -13,7 +17,8 @@ public struct FeatureServiceConfiguration: Sendable {
 }
 
 /// The feature server's routes over a registry, a Redis pool and one reader per loop:
-/// `GET /features/:entity/:id`, `POST /features`, `/health`, `/ready` and `/metrics`.
+/// `GET /features/:entity/:id`, `POST /features`, `POST /predict` (with a model),
+/// `POST /admin/reload-model` (with a model and an admin token), `/health`, `/ready` and `/metrics`.
 public final class FeatureService: @unchecked Sendable {
   public let registry: Registry
   public let pool: RedisPool
@@ -21,9 +26,15 @@ public final class FeatureService: @unchecked Sendable {
   let readers: [FeatureReader]
   let metrics: [LoopMetrics]
   let entityIndex: [String: Int]
+  /// The fraud model; nil serves features only.
+  public let models: ModelStore?
+  let predictionScratch: [PredictionScratch]
 
-  public init(registry: Registry, pool: RedisPool, configuration: FeatureServiceConfiguration) {
+  public init(
+    registry: Registry, pool: RedisPool, configuration: FeatureServiceConfiguration, models: ModelStore? = nil
+  ) {
     self.registry = registry
+    self.models = models
     self.pool = pool
     self.configuration = configuration
     let loops = pool.group.loops
@@ -40,6 +51,7 @@ public final class FeatureService: @unchecked Sendable {
       metrics.append(loopMetrics)
     }
     self.readers = readers
+    predictionScratch = loops.map { _ in PredictionScratch() }
     self.metrics = metrics
     var entityIndex: [String: Int] = [:]
     for (index, entity) in registry.entities.enumerated() { entityIndex[entity.name] = index }
@@ -50,6 +62,14 @@ public final class FeatureService: @unchecked Sendable {
   public func install(on router: Router) {
     router.get("/features/:entity/:id") { [self] request, responder in getFeatures(request, responder) }
     router.post("/features") { [self] request, responder in postFeatures(request, responder) }
+    if let models {
+      router.post("/predict") { [self] request, responder in predict(request, responder, models: models) }
+      if let token = configuration.adminToken, !token.isEmpty {
+        router.post("/admin/reload-model") { [self] request, responder in
+          reloadModel(request, responder, models: models, token: token)
+        }
+      }
+    }
     router.get("/health") { [self] _, responder in
       answer(responder, .health, HTTPResponse(contentType: "application/json", body: #"{"status":"ok"}"#), since: 0)
     }

@@ -36,6 +36,26 @@ enum JSONWriter {
     output.append(contentsOf: value.description.utf8)
   }
 
+  /// A model value: shortest `Float` text; NaN (missing) becomes null.
+  static func appendFloat(_ value: Float, to output: inout [UInt8]) {
+    guard value.isFinite else {
+      appendRaw("null", to: &output)
+      return
+    }
+    output.append(contentsOf: value.description.utf8)
+  }
+
+  /// Nanoseconds as milliseconds with three decimals (microsecond resolution): "0.084".
+  static func appendMilliseconds(_ nanoseconds: UInt64, to output: inout [UInt8]) {
+    let microseconds = (nanoseconds + 500) / 1000
+    output.append(contentsOf: String(microseconds / 1000).utf8)
+    output.append(UInt8(ascii: "."))
+    let fraction = microseconds % 1000
+    if fraction < 100 { output.append(UInt8(ascii: "0")) }
+    if fraction < 10 { output.append(UInt8(ascii: "0")) }
+    output.append(contentsOf: String(fraction).utf8)
+  }
+
   static func appendValue(_ value: FeatureValue?, to output: inout [UInt8]) {
     switch value {
     case nil: appendRaw("null", to: &output)

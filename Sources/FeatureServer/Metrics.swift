@@ -2,7 +2,7 @@ import Atomics
 
 /// The routes the server counts, in metric label order.
 @_spi(Benchmarks) public enum Route: Int, CaseIterable, Sendable {
-  case features, featuresBatch, health, ready, metrics, predict, other
+  case features, featuresBatch, health, ready, metrics, predict, reloadModel, other
 
   var label: String {
     switch self {
@@ -12,11 +12,12 @@ import Atomics
     case .ready: "/ready"
     case .metrics: "/metrics"
     case .predict: "/predict"
+    case .reloadModel: "/admin/reload-model"
     case .other: "other"
     }
   }
 
-  var method: String { self == .featuresBatch || self == .predict ? "POST" : "GET" }
+  var method: String { self == .featuresBatch || self == .predict || self == .reloadModel ? "POST" : "GET" }
 }
 
 /// Cache results, in metric label order.
@@ -29,6 +30,20 @@ enum CacheResult: Int, CaseIterable, Sendable {
     case .miss: "miss"
     case .stale: "stale"
     case .negative: "negative"
+    }
+  }
+}
+
+/// Prediction outcomes, in metric label order. Exclusive: a degraded prediction counts only as
+/// degraded, whatever its verdict.
+enum PredictionOutcome: Int, CaseIterable, Sendable {
+  case fraud, notFraud, degraded
+
+  var label: String {
+    switch self {
+    case .fraud: "fraud"
+    case .notFraud: "not_fraud"
+    case .degraded: "degraded"
     }
   }
 }
@@ -56,6 +71,13 @@ enum CacheResult: Int, CaseIterable, Sendable {
   let ageBuckets: [ManagedAtomic<Int>]
   let ageSumSeconds: [ManagedAtomic<Int>]
   let entityCount: Int
+  /// Model inference bucket bounds (seconds): 1 µs to 10 ms.
+  static let inferenceBounds: [Double] = [
+    0.000001, 0.0000025, 0.000005, 0.0000075, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.01,
+  ]
+  let predictions: [ManagedAtomic<Int>] = PredictionOutcome.allCases.map { _ in ManagedAtomic(0) }
+  let inferenceBuckets: [ManagedAtomic<Int>] = (0...LoopMetrics.inferenceBounds.count).map { _ in ManagedAtomic(0) }
+  let inferenceSumNanoseconds = ManagedAtomic<Int>(0)
 
   @_spi(Benchmarks) public init(entityCount: Int) {
     self.entityCount = entityCount
@@ -89,6 +111,18 @@ enum CacheResult: Int, CaseIterable, Sendable {
     durationBuckets[route.rawValue * (LoopMetrics.durationBounds.count + 1) + bucket]
       .wrappingIncrement(ordering: .relaxed)
     durationSumNanoseconds[route.rawValue].wrappingIncrement(by: Int(nanoseconds), ordering: .relaxed)
+  }
+
+  func recordPrediction(_ outcome: PredictionOutcome, inferenceNanoseconds: UInt64) {
+    predictions[outcome.rawValue].wrappingIncrement(ordering: .relaxed)
+    let seconds = Double(inferenceNanoseconds) / 1e9
+    var bucket = LoopMetrics.inferenceBounds.count
+    for (index, bound) in LoopMetrics.inferenceBounds.enumerated() where seconds <= bound {
+      bucket = index
+      break
+    }
+    inferenceBuckets[bucket].wrappingIncrement(ordering: .relaxed)
+    inferenceSumNanoseconds.wrappingIncrement(by: Int(inferenceNanoseconds), ordering: .relaxed)
   }
 
   func recordCache(_ result: CacheResult) {

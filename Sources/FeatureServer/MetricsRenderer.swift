@@ -17,6 +17,7 @@ struct MetricsRenderer {
     cache(&text)
     redis(&text)
     featureAge(&text)
+    predictions(&text)
     process(&text)
     return text
   }
@@ -119,6 +120,40 @@ struct MetricsRenderer {
       text += "featureserver_feature_age_seconds_sum{entity=\"\(entity.name)\"} \(total)\n"
       text += "featureserver_feature_age_seconds_count{entity=\"\(entity.name)\"} \(cumulative)\n"
     }
+  }
+
+  private func predictions(_ text: inout String) {
+    guard let models = service.models else { return }
+    header(
+      &text, "predictions_total", "counter",
+      "Predictions by outcome (exclusive: a degraded prediction counts only as degraded).")
+    for outcome in PredictionOutcome.allCases {
+      let count = service.metrics.reduce(0) { $0 + $1.predictions[outcome.rawValue].load(ordering: .relaxed) }
+      text += "featureserver_predictions_total{outcome=\"\(outcome.label)\"} \(count)\n"
+    }
+    header(&text, "model_inference_seconds", "histogram", "Time to score one prediction with the model.")
+    var cumulative = 0
+    for bucket in 0...LoopMetrics.inferenceBounds.count {
+      cumulative += service.metrics.reduce(0) { $0 + $1.inferenceBuckets[bucket].load(ordering: .relaxed) }
+      let bound = bucket < LoopMetrics.inferenceBounds.count ? format(LoopMetrics.inferenceBounds[bucket]) : "+Inf"
+      text += "featureserver_model_inference_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
+    }
+    let sum = Double(service.metrics.reduce(0) { $0 + $1.inferenceSumNanoseconds.load(ordering: .relaxed) }) / 1e9
+    text += "featureserver_model_inference_seconds_sum \(format(sum))\n"
+    text += "featureserver_model_inference_seconds_count \(cumulative)\n"
+    let current = models.current
+    header(&text, "model_info", "gauge", "The model serving /predict; the value is always 1.")
+    text +=
+      "featureserver_model_info{version=\"\(escape(current.version))\",objective=\"\(current.model.objective.rawValue)\",trees=\"\(current.model.treeCount)\"} 1\n"
+    header(&text, "model_reloads_total", "counter", "Model reloads (SIGHUP or /admin/reload-model), by result.")
+    text += "featureserver_model_reloads_total{result=\"success\"} \(models.reloadSuccesses.load(ordering: .relaxed))\n"
+    text += "featureserver_model_reloads_total{result=\"failure\"} \(models.reloadFailures.load(ordering: .relaxed))\n"
+  }
+
+  /// A label value with `\`, `"` and newlines escaped.
+  private func escape(_ value: String) -> String {
+    value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+      .replacingOccurrences(of: "\n", with: "\\n")
   }
 
   private func process(_ text: inout String) {

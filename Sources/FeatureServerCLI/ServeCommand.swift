@@ -20,6 +20,7 @@ struct ServeCommand: ParsableCommand {
   @OptionGroup var http: HTTPOptions
   @OptionGroup var redis: RedisOptions
   @OptionGroup var features: FeatureOptions
+  @OptionGroup var model: ModelOptions
 
   @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error, critical.")
   var logLevel: Logger.Level = .info
@@ -33,6 +34,14 @@ struct ServeCommand: ParsableCommand {
   func run() throws {
     bootstrapLogging(level: logLevel)
     let registry = try features.loadRegistry()
+    // Checked before anything starts: a model that cannot serve stops start-up with the reason.
+    if let path = model.path {
+      do {
+        _ = try LoadedModel(path: path, registry: registry)
+      } catch {
+        throw ValidationError("--model: \(error)")
+      }
+    }
     var ownRedis: OwnRedisServer? = nil
     defer { ownRedis?.stop() }
     let url: String
@@ -62,17 +71,25 @@ struct ServeCommand: ParsableCommand {
     if ownRedis != nil {
       try loadBundledData(registry: registry, pool: pool)
     }
-    let service = FeatureService(registry: registry, pool: pool, configuration: features.configuration)
+    var configuration = features.configuration
+    model.apply(to: &configuration)
+    let models = try model.path.map { try ModelStore(path: $0, registry: registry, loops: group.loops) }
+    let service = FeatureService(registry: registry, pool: pool, configuration: configuration, models: models)
     let router = Router()
     service.install(on: router)
     let server = HTTPServer(configuration: http.configuration, group: group, router: router)
     do {
-      try ServerRunner.run(server: server, group: group) { port in
+      let reload: @Sendable (Int32) -> Void = { _ in
+        cliLogger.notice("SIGHUP: reloading the model")
+        models?.reload()
+      }
+      try ServerRunner.run(server: server, group: group, otherSignals: [SIGHUP: reload]) { port in
         cliLogger.info(
           "serving",
           metadata: [
             "registry": "\(registry.project)", "address": "\(http.bind):\(port)", "loops": "\(http.threads)",
             "redis": "\(redisConfiguration.redactedURL)", "redis_connections": "\(redisConfiguration.poolSize)",
+            "model": "\(models?.current.version ?? "none")",
           ])
       }
     } catch {

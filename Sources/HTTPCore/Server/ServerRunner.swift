@@ -6,9 +6,11 @@
 /// whole life of a server process: `featureserver serve` and the benchmark server use it.
 public enum ServerRunner {
   /// Starts `group` and `server`, blocks until a shutdown signal and the drain finish.
-  /// `onStart` runs once listening, with the bound port.
+  /// `onStart` runs once listening, with the bound port. `otherSignals` (e.g. SIGHUP, which
+  /// `SignalWatcher.blockShutdownSignals` also blocks) run their handler on the first loop.
   public static func run(
-    server: HTTPServer, group: EventLoopGroup, onStart: (Int) -> Void = { _ in }
+    server: HTTPServer, group: EventLoopGroup, otherSignals: [Int32: @Sendable (Int32) -> Void] = [:],
+    onStart: (Int) -> Void = { _ in }
   ) throws {
     SignalWatcher.blockShutdownSignals()
     try group.start()
@@ -25,6 +27,16 @@ public enum ServerRunner {
         }
       } catch {
         httpLogger.error("cannot watch shutdown signals", metadata: ["error": "\(error)"])
+      }
+      if !otherSignals.isEmpty {
+        do {
+          // Lives as long as the process.
+          _ = try SignalWatcher(loop: loop, signals: Array(otherSignals.keys)) { signal in
+            otherSignals[signal]?(signal)
+          }
+        } catch {
+          httpLogger.error("cannot watch signals", metadata: ["error": "\(error)", "signals": "\(otherSignals.keys)"])
+        }
       }
     }
     onStart(server.port)

@@ -1,0 +1,37 @@
+import ArgumentParser
+import FeatureServer
+
+/// The fraud model behind `POST /predict`.
+struct ModelOptions: ParsableArguments {
+  @Option(help: "XGBoost JSON model for POST /predict; 'none' serves features only. Default: the bundled fraud model.")
+  var model: String?
+
+  @Option(help: "Fraud probability at or above which /predict answers is_fraud: true.")
+  var fraudThreshold = 0.7
+
+  @Option(
+    help: ArgumentHelp(
+      "Enables POST /admin/reload-model, which demands Authorization: Bearer <token>. Without it the endpoint does not exist (404); SIGHUP reloads either way.",
+      valueName: "token"))
+  var adminToken: String?
+
+  func validate() throws {
+    guard fraudThreshold >= 0 && fraudThreshold <= 1 else {
+      throw ValidationError("--fraud-threshold must be between 0 and 1")
+    }
+    if let adminToken, adminToken.utf8.count < 16 {
+      throw ValidationError("--admin-token must be at least 16 characters")
+    }
+  }
+
+  /// The model path to serve, or nil for none.
+  var path: String? {
+    guard let model else { return LoadedModel.bundledPath }
+    return model == "none" || model.isEmpty ? nil : model
+  }
+
+  func apply(to configuration: inout FeatureServiceConfiguration) {
+    configuration.fraudThreshold = fraudThreshold
+    configuration.adminToken = adminToken
+  }
+}
