@@ -15,7 +15,11 @@ final class FeatureServerHarness {
   let server: HTTPServer
   var port: Int { server.port }
 
-  init(threads: Int = 2, poolSize: Int = 8, configure: (inout FeatureServiceConfiguration) -> Void = { _ in }) throws {
+  /// `modelPath` serves /predict with that model.
+  init(
+    threads: Int = 2, poolSize: Int = 8, modelPath: String? = nil,
+    configure: (inout FeatureServiceConfiguration) -> Void = { _ in }
+  ) throws {
     redis = try RedisServerProcess()
     let registry = try RegistryLoader.load(path: RegistryLoader.bundledPath)
     var redisConfiguration = try RedisConfiguration(url: "redis://127.0.0.1:\(redis.port)")
@@ -27,7 +31,9 @@ final class FeatureServerHarness {
     pool.start()
     var configuration = FeatureServiceConfiguration()
     configure(&configuration)
-    service = FeatureService(registry: registry, pool: pool, configuration: configuration)
+    let loops = group.loops
+    let models = try modelPath.map { try ModelStore(path: $0, registry: registry, loops: loops) }
+    service = FeatureService(registry: registry, pool: pool, configuration: configuration, models: models)
     let router = Router()
     service.install(on: router)
     var serverConfiguration = ServerConfiguration()
@@ -63,8 +69,20 @@ final class FeatureServerHarness {
     try exchange("GET \(path) HTTP/1.1\r\nHost: test\r\n\r\n")
   }
 
-  func post(_ path: String, _ body: String) throws -> Reply {
-    try exchange("POST \(path) HTTP/1.1\r\nHost: test\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+  func post(_ path: String, _ body: String, headers: String = "") throws -> Reply {
+    try exchange(
+      "POST \(path) HTTP/1.1\r\nHost: test\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+  }
+
+  /// Loads the bundled FinServe CSVs into this harness's Redis.
+  func loadBundledData() throws {
+    let loader = Loader(registry: service.registry, pool: pool)
+    var options = Loader.Options()
+    options.shiftTimestampsToNow = true
+    for (file, entity) in [("customers", "customer"), ("accounts", "account"), ("merchants", "merchant")] {
+      _ = try loader.load(
+        entity: entity, path: packageRoot.appendingPathComponent("data/\(file).csv").path, options: options)
+    }
   }
 
   private func exchange(_ request: String) throws -> Reply {

@@ -189,12 +189,17 @@ final class FeatureServiceTests: XCTestCase {
   }
 
   func testMetricsPassPromtool() throws {
-    let harness = try FeatureServerHarness(threads: 1)  // one loop, so the second read is a hit
+    // One loop, so the second read is a hit.
+    let harness = try FeatureServerHarness(
+      threads: 1, modelPath: packageRoot.appendingPathComponent("models/fraud_xgb.json").path)
     defer { harness.stop() }
     try harness.writeCustomer(1)
     _ = try harness.get("/features/customer/1")
     _ = try harness.get("/features/customer/1")
     _ = try harness.get("/features/customer/2")
+    let prediction = try harness.post(
+      "/predict", #"{"transaction_id":"m","customer_id":1,"account_id":1,"merchant_id":1,"amount":5}"#)
+    XCTAssertEqual(prediction.status, 200, prediction.body)
     let metrics = try harness.get("/metrics")
     XCTAssertEqual(metrics.status, 200)
     XCTAssertTrue(metrics.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") ?? false)
@@ -205,11 +210,13 @@ final class FeatureServiceTests: XCTestCase {
       "featureserver_redis_commands_total",
       "featureserver_redis_reconnects_total", "featureserver_redis_command_duration_seconds_bucket",
       "featureserver_feature_age_seconds_bucket", "featureserver_build_info", "process_resident_memory_bytes",
-      "process_open_fds", "process_cpu_seconds_total",
+      "process_open_fds", "process_cpu_seconds_total", "featureserver_predictions_total",
+      "featureserver_model_inference_seconds_bucket", "featureserver_model_info", "featureserver_model_reloads_total",
     ] {
       XCTAssertTrue(metrics.body.contains(name), "missing \(name)")
     }
-    XCTAssertTrue(metrics.body.contains(#"featureserver_cache_requests_total{result="hit"} 1"#))
+    // The second GET and the prediction's read of customer 1 hit.
+    XCTAssertTrue(metrics.body.contains(#"featureserver_cache_requests_total{result="hit"} 2"#))
     guard let promtool = which("promtool") else {
       throw XCTSkip("promtool not installed (scripts/setup.sh installs prometheus)")
     }

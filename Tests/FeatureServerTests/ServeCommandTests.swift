@@ -50,6 +50,47 @@ final class ServeCommandTests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: socketDirectory), "own redis-server was not cleaned up")
   }
 
+  /// SIGHUP reloads the model file in place; /predict and /metrics move to the new version.
+  func testSIGHUPReloadsTheModel() throws {
+    let binary = productsDirectory.appendingPathComponent("featureserver").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("featureserver not built") }
+    guard which("redis-server") != nil else { throw XCTSkip("redis-server not installed") }
+    let model = FileManager.default.temporaryDirectory.appendingPathComponent("hup-model-\(getpid()).json")
+    let original = try String(contentsOf: packageRoot.appendingPathComponent("models/fraud_xgb.json"), encoding: .utf8)
+    try original.write(to: model, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: model) }
+    let port = try freeTCPPort()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["serve", "--threads", "2", "--bind", "127.0.0.1", "--port", "\(port)", "--model", model.path]
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer { if process.isRunning { process.terminate() } }
+    func request(_ text: String) -> String {
+      guard let connection = try? RawConnection(port: port) else { return "" }
+      connection.send(text)
+      return connection.readResponses(1).first ?? ""
+    }
+    let body = #"{"transaction_id":"h","customer_id":42,"account_id":7,"merchant_id":3,"amount":25}"#
+    let predict = "POST /predict HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    XCTAssertNotNil(waitUntil(timeout: 15) { request(predict).contains(#""model_version":"fraud_xgb-"#) })
+    let marker = try XCTUnwrap(original.range(of: #""model_version":""#))
+    let version = original[marker.upperBound...].prefix { $0 != "\"" }
+    try original.replacingOccurrences(of: String(version), with: "after-sighup").write(
+      to: model, atomically: true, encoding: .utf8)
+    kill(process.processIdentifier, SIGHUP)
+    XCTAssertNotNil(
+      waitUntil(timeout: 10) {
+        request("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").contains(
+          #"featureserver_model_info{version="after-sighup""#)
+      })
+    XCTAssertTrue(request(predict).contains(#""model_version":"after-sighup""#))
+    XCTAssertTrue(process.isRunning, "SIGHUP must not stop the server")
+    kill(process.processIdentifier, SIGTERM)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0)
+  }
+
   func testLoadReportsBadRowsAndExitsThree() throws {
     let binary = productsDirectory.appendingPathComponent("featureserver").path
     guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("featureserver not built") }
@@ -76,6 +117,9 @@ final class ServeCommandValidationTests: XCTestCase {
     try "project: p\nredis_key_prefix: fs\nentities:\n  customer:\n    id: {type: uuid}\n".write(
       to: registry, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: registry) }
+    let unfitting = packageRoot.appendingPathComponent(
+      "Tests/FeatureServerTests/Fixtures/models/xgb3_binary_logistic.json"
+    ).path
     let cases: [(arguments: [String], environment: [String: String], expected: String)] = [
       (["serve", "--max-body-bytes", "0"], [:], "--max-body-bytes must be at least 1, got 0"),
       (["serve", "--port", "70000"], [:], "--port must be 0...65535"),
@@ -84,6 +128,10 @@ final class ServeCommandValidationTests: XCTestCase {
       (["serve"], ["FEATURESERVER_PORT": "abc"], "The value 'abc' is invalid for '--port"),
       (["serve", "--redis-url", "http://nope"], [:], "expected redis://host:port/db"),
       (["serve", "--registry", registry.path], [:], "\(registry.path):5: id type must be 'integer' or 'token'"),
+      (["serve", "--model", "/nonexistent/m.json"], [:], "--model: /nonexistent/m.json: cannot read the model file"),
+      (["serve", "--model", unfitting], [:], "\(unfitting): model input 'f_a' is neither an on-demand feature"),
+      (["serve", "--fraud-threshold", "1.5"], [:], "--fraud-threshold must be between 0 and 1"),
+      (["serve"], ["FEATURESERVER_ADMIN_TOKEN": "short"], "--admin-token must be at least 16 characters"),
     ]
     for entry in cases {
       let process = Process()

@@ -75,7 +75,9 @@ public final class ModelStore: @unchecked Sendable {
   /// Loads `path` (default: the current model's path) off the loops and swaps it in on every
   /// loop. `completion` gets the new model or why the file was refused (the old one keeps
   /// serving), after every loop has swapped.
-  public func reload(from path: String? = nil, completion: @escaping @Sendable (Result<LoadedModel, ModelLoadError>) -> Void = { _ in }) {
+  public func reload(
+    from path: String? = nil, completion: @escaping @Sendable (Result<LoadedModel, ModelLoadError>) -> Void = { _ in }
+  ) {
     reloadQueue.async { [self] in
       let target = path ?? current.path
       let loaded: LoadedModel

@@ -21,9 +21,11 @@ extension FeatureService {
     do {
       request = try PredictRequest(body: httpRequest.body, now: Int64(time(nil)))
     } catch let invalid as PredictRequest.Invalid {
-      return answer(responder, .predict, .error(.badRequest, code: "invalid_request", message: invalid.message), since: started)
+      return answer(
+        responder, .predict, .error(.badRequest, code: "invalid_request", message: invalid.message), since: started)
     } catch {
-      return answer(responder, .predict, .error(.badRequest, code: "invalid_request", message: "\(error)"), since: started)
+      return answer(
+        responder, .predict, .error(.badRequest, code: "invalid_request", message: "\(error)"), since: started)
     }
     let loaded = models.slots[loopIndex].model
     let plan = loaded.plan

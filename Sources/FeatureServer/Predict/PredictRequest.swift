@@ -74,7 +74,8 @@ struct PredictRequest {
       return text
     case .number(let value, true)? where value >= 0 && value < 1e15: return String(Int64(value))
     case nil, .null?: throw Invalid(message: "missing field '\(name)'")
-    case let other?: throw Invalid(message: "field '\(name)' must be a string or a non-negative integer, not \(kind(other))")
+    case let other?:
+      throw Invalid(message: "field '\(name)' must be a string or a non-negative integer, not \(kind(other))")
     }
   }
 
