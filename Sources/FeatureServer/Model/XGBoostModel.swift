@@ -13,7 +13,7 @@ public struct XGBoostModel: Sendable {
   }
 
   /// One tree node. `feature` is the input index of a split, with `defaultLeftBit` set when
-  /// missing values go left, or `leafMarker` for a leaf whose output is `value`.
+  /// missing values go left. A leaf's children are itself and its `value` is its output.
   struct Node: Sendable {
     var feature: UInt32
     /// The split threshold (go left when input < threshold), or the leaf's output.
@@ -22,7 +22,6 @@ public struct XGBoostModel: Sendable {
     var right: Int32
   }
 
-  static let leafMarker: UInt32 = 0x7FFF_FFFF
   static let defaultLeftBit: UInt32 = 0x8000_0000
 
   /// The model's input names, in input order (`feature_names` in the file).
@@ -36,13 +35,15 @@ public struct XGBoostModel: Sendable {
   public let writerVersion: String
   let nodes: [Node]
   let roots: [Int32]
+  /// The longest root-to-leaf path (in steps) of each group of `interleave` trees.
+  let groupDepths: [Int]
 
   /// Number of trees.
   public var treeCount: Int { roots.count }
 
   init(
     featureNames: [String], objective: Objective, baseMargin: Float, attributes: [String: String],
-    writerVersion: String, nodes: [Node], roots: [Int32]
+    writerVersion: String, nodes: [Node], roots: [Int32], depths: [Int]
   ) {
     self.featureNames = featureNames
     self.objective = objective
@@ -51,26 +52,45 @@ public struct XGBoostModel: Sendable {
     self.writerVersion = writerVersion
     self.nodes = nodes
     self.roots = roots
+    groupDepths = stride(from: 0, to: depths.count, by: XGBoostModel.interleave).map {
+      depths[$0..<min($0 + XGBoostModel.interleave, depths.count)].max() ?? 0
+    }
   }
+
+  /// Trees walked side by side: their walks are independent chains of loads, so interleaving
+  /// them hides memory latency (one walk alone waits on each node in turn).
+  static let interleave = 16
 
   /// The raw score: base margin plus every tree's leaf for `inputs` (NaN = missing).
   /// `inputs` must hold `featureNames.count` values.
+  ///
+  /// Leaves point to themselves, so every walk of a group takes the group's deepest path length
+  /// in steps, without a leaf test; each step picks a child without a branch.
   public func margin(_ inputs: UnsafeBufferPointer<Float>) -> Float {
     precondition(inputs.count >= featureNames.count, "model input vector too short")
+    let width = XGBoostModel.interleave
     var sum: Float = 0
     nodes.withUnsafeBufferPointer { nodes in
-      for root in roots {
-        var index = Int(root)
-        while true {
-          let node = nodes[index]
-          let feature = node.feature & ~XGBoostModel.defaultLeftBit
-          if feature == XGBoostModel.leafMarker {
-            sum += node.value
-            break
+      withUnsafeTemporaryAllocation(of: Int32.self, capacity: width) { cursor in
+        var first = 0
+        var group = 0
+        while first < roots.count {
+          let count = min(width, roots.count - first)
+          for lane in 0..<count { cursor[lane] = roots[first + lane] }
+          for _ in 0..<groupDepths[group] {
+            for lane in 0..<count {
+              let node = nodes[Int(cursor[lane])]
+              let input = inputs[Int(node.feature & ~XGBoostModel.defaultLeftBit)]
+              let isMissing: UInt32 = input.isNaN ? 1 : 0
+              let isLess: UInt32 = input < node.value ? 1 : 0
+              let goLeft = Int32(bitPattern: isLess | (isMissing & (node.feature >> 31)))
+              cursor[lane] = node.right &+ (node.left &- node.right) &* goLeft
+            }
           }
-          let input = inputs[Int(feature)]
-          let goLeft = input.isNaN ? node.feature & XGBoostModel.defaultLeftBit != 0 : input < node.value
-          index = Int(goLeft ? node.left : node.right)
+          // In tree order, as XGBoost adds them.
+          for lane in 0..<count { sum += nodes[Int(cursor[lane])].value }
+          first += count
+          group += 1
         }
       }
     }

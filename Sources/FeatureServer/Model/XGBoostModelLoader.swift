@@ -88,9 +88,10 @@ extension XGBoostModel {
     }
     var nodes: [Node] = []
     var roots: [Int32] = []
+    var depths: [Int] = []
     for (treeIndex, tree) in trees.enumerated() {
       roots.append(Int32(nodes.count))
-      try Self.appendTree(tree, index: treeIndex, featureCount: featureCount, to: &nodes)
+      depths.append(try Self.appendTree(tree, index: treeIndex, featureCount: featureCount, to: &nodes))
     }
     var attributes: [String: String] = [:]
     for (key, value) in learner["attributes"] as? [String: Any] ?? [:] {
@@ -98,7 +99,7 @@ extension XGBoostModel {
     }
     self.init(
       featureNames: names, objective: objective, baseMargin: baseMargin, attributes: attributes,
-      writerVersion: version, nodes: nodes, roots: roots)
+      writerVersion: version, nodes: nodes, roots: roots, depths: depths)
   }
 
   /// `base_score` as 2.x writes it ("5E-1") or as 3.x does ("[5E-1]").
@@ -111,8 +112,8 @@ extension XGBoostModel {
     return score
   }
 
-  /// Checks one tree and appends its nodes with child indices made absolute.
-  static func appendTree(_ tree: [String: Any], index: Int, featureCount: Int, to nodes: inout [Node]) throws {
+  /// Checks one tree and appends its nodes with child indices made absolute; returns its depth.
+  static func appendTree(_ tree: [String: Any], index: Int, featureCount: Int, to nodes: inout [Node]) throws -> Int {
     func numbers(_ key: String) throws -> [NSNumber] {
       guard let array = tree[key] as? [NSNumber] else { throw ModelLoadError("tree \(index): '\(key)' is missing") }
       return array
@@ -136,13 +137,15 @@ extension XGBoostModel {
       throw ModelLoadError("tree \(index): vector leaves are not supported")
     }
     let offset = Int32(nodes.count)
+    var depth = [Int](repeating: 0, count: count)
     for node in 0..<count {
       let leftChild = left[node].intValue
       let rightChild = right[node].intValue
       let value = conditions[node].floatValue
       guard value.isFinite else { throw ModelLoadError("tree \(index) node \(node): non-finite value") }
       if leftChild == -1 {
-        nodes.append(Node(feature: leafMarker, value: value, left: -1, right: -1))
+        let itself = offset + Int32(node)
+        nodes.append(Node(feature: 0, value: value, left: itself, right: itself))
         continue
       }
       // Children after their parent: every walk ends.
@@ -157,7 +160,10 @@ extension XGBoostModel {
         Node(
           feature: UInt32(feature) | (defaultLeft[node].intValue != 0 ? defaultLeftBit : 0), value: value,
           left: offset + Int32(leftChild), right: offset + Int32(rightChild)))
+      depth[leftChild] = max(depth[leftChild], depth[node] + 1)
+      depth[rightChild] = max(depth[rightChild], depth[node] + 1)
     }
+    return depth.max() ?? 0
   }
 
   private static func object(_ value: Any?, _ path: String) throws -> [String: Any] {
