@@ -137,6 +137,13 @@ struct FlatJSONObject {
         if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { position += 1 }
         guard digits() > 0 else { throw error("bad number") }
       }
+      if isInteger && position - start <= 15 {  // exact in a Double; no text conversion
+        var value: Int64 = 0
+        for index in start..<position where buffer[index] != UInt8(ascii: "-") {
+          value = value * 10 + Int64(buffer[index] - 48)
+        }
+        return .number(Double(buffer[start] == UInt8(ascii: "-") ? -value : value), isInteger: true)
+      }
       let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<position]), as: UTF8.self)
       guard let number = Double(text) else { throw SyntaxError(message: "bad number", offset: start) }
       return .number(number, isInteger: isInteger)
@@ -152,12 +159,16 @@ struct FlatJSONObject {
     mutating func string() throws -> String {
       position += 1  // the opening quote
       let start = position
+      var sawNonASCII = false
       // Fast path: no escapes.
       while position < buffer.count {
         let byte = buffer[position]
         if byte == UInt8(ascii: "\"") {
           let slice = UnsafeBufferPointer(rebasing: buffer[start..<position])
           position += 1
+          // ASCII (the usual case) is valid UTF-8 as it stands; the validating initializer
+          // costs a generic-metadata lookup per call.
+          if !sawNonASCII { return String(decoding: slice, as: UTF8.self) }
           guard let text = String(validating: slice, as: UTF8.self) else {
             throw SyntaxError(message: "string is not valid UTF-8", offset: start)
           }
@@ -165,6 +176,7 @@ struct FlatJSONObject {
         }
         if byte == UInt8(ascii: "\\") { break }
         if byte < 0x20 { throw error("control character in string") }
+        if byte >= 0x80 { sawNonASCII = true }
         position += 1
       }
       var scalars = Array(buffer[start..<position])
