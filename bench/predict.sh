@@ -3,7 +3,8 @@
 # `wrk -t1 -c$CONNECTIONS -d$DURATION --latency`, side by side in one run: featureserver (cache
 # on, the default) and the reference stack (bench/reference/app.py: FastAPI + uvicorn + redis-py
 # with the same TTLCache and one pipelined read, scoring the same model file with the xgboost
-# package), 2 uvicorn workers. DRIFT=1 also runs featureserver with drift bookkeeping on.
+# package), 2 uvicorn workers. featureserver keeps its drift histograms (the default); DRIFT=1
+# also runs it with --drift-window 0, to show what the drift bookkeeping costs.
 # Servers alternate round by round; medians and ratios at the end.
 #
 #   bench/predict.sh                             # CONNECTIONS=100 DURATION=20s ROUNDS=3 THREADS=1
@@ -43,8 +44,8 @@ LUA
 start_ours featureserver
 names=(featureserver)
 if [ "${DRIFT:-0}" = 1 ]; then
-  start_ours featureserver-drift --drift-window 600
-  names+=(featureserver-drift)
+  start_ours featureserver-nodrift --drift-window 0
+  names+=(featureserver-nodrift)
 fi
 if [ "$SKIP_REFERENCE" != 1 ]; then
   start_reference fastapi 5

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what featureserver needs on Debian (bookworm): the C libraries it links, Redis, and the
-# real clients the tests and benchmarks use. Safe to run again: it installs only what is missing.
+# real clients the tests and benchmarks use (python3-numpy checks the drift statistics). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 packages=(libhiredis-dev libnghttp2-dev redis-server redis-tools curl wrk nginx-light nghttp2-client python3 pkg-config
-  prometheus)
+  prometheus python3-numpy python3-scipy)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -64,6 +64,7 @@ public final class FeatureService: @unchecked Sendable {
     router.post("/features") { [self] request, responder in postFeatures(request, responder) }
     if let models {
       router.post("/predict") { [self] request, responder in predict(request, responder, models: models) }
+      router.get("/drift") { [self] _, responder in drift(responder) }
       if let token = configuration.adminToken, !token.isEmpty {
         router.post("/admin/reload-model") { [self] request, responder in
           reloadModel(request, responder, models: models, token: token)

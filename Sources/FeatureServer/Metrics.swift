@@ -2,7 +2,7 @@ import Atomics
 
 /// The routes the server counts, in metric label order.
 @_spi(Benchmarks) public enum Route: Int, CaseIterable, Sendable {
-  case features, featuresBatch, health, ready, metrics, predict, reloadModel, other
+  case features, featuresBatch, health, ready, metrics, predict, reloadModel, drift, other
 
   var label: String {
     switch self {
@@ -13,6 +13,7 @@ import Atomics
     case .metrics: "/metrics"
     case .predict: "/predict"
     case .reloadModel: "/admin/reload-model"
+    case .drift: "/drift"
     case .other: "other"
     }
   }

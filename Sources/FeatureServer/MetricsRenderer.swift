@@ -18,6 +18,7 @@ struct MetricsRenderer {
     redis(&text)
     featureAge(&text)
     predictions(&text)
+    drift(&text)
     process(&text)
     return text
   }
@@ -148,6 +149,30 @@ struct MetricsRenderer {
     header(&text, "model_reloads_total", "counter", "Model reloads (SIGHUP or /admin/reload-model), by result.")
     text += "featureserver_model_reloads_total{result=\"success\"} \(models.reloadSuccesses.load(ordering: .relaxed))\n"
     text += "featureserver_model_reloads_total{result=\"failure\"} \(models.reloadFailures.load(ordering: .relaxed))\n"
+  }
+
+  private func drift(_ text: inout String) {
+    guard let (_, report) = service.driftReport() else { return }
+    header(
+      &text, "feature_drift_psi", "gauge",
+      "Population stability index of each model input over the drift window against training.")
+    for feature in report.features {
+      guard let psi = feature.psi else { continue }
+      text += "featureserver_feature_drift_psi{feature=\"\(escape(feature.name))\"} \(format(psi))\n"
+    }
+    header(
+      &text, "feature_drift_ks", "gauge",
+      "Two-sample Kolmogorov-Smirnov statistic of each model input (binned) against training.")
+    for feature in report.features {
+      guard let ks = feature.ks else { continue }
+      text += "featureserver_feature_drift_ks{feature=\"\(escape(feature.name))\"} \(format(ks))\n"
+    }
+    header(&text, "feature_drift_share", "gauge", "Fraction of model inputs whose PSI is above 0.25.")
+    text += "featureserver_feature_drift_share \(format(report.driftShare))\n"
+    header(&text, "feature_drift_samples", "gauge", "Model input vectors counted in the drift window.")
+    text += "featureserver_feature_drift_samples \(report.samples)\n"
+    header(&text, "feature_drift_window_seconds", "gauge", "Length of the drift window.")
+    text += "featureserver_feature_drift_window_seconds \(format(report.window))\n"
   }
 
   /// A label value with `\`, `"` and newlines escaped.

@@ -15,7 +15,14 @@ struct ModelOptions: ParsableArguments {
       valueName: "token"))
   var adminToken: String?
 
+  @Option(
+    help:
+      "Seconds of /predict inputs the drift gauges (/metrics, GET /drift) compare with the model's reference distribution; 0 turns drift off."
+  )
+  var driftWindow = 600.0
+
   func validate() throws {
+    guard driftWindow >= 0 else { throw ValidationError("--drift-window must be 0 or more") }
     guard fraudThreshold >= 0 && fraudThreshold <= 1 else {
       throw ValidationError("--fraud-threshold must be between 0 and 1")
     }

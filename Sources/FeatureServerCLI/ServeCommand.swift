@@ -37,7 +37,7 @@ struct ServeCommand: ParsableCommand {
     // Checked before anything starts: a model that cannot serve stops start-up with the reason.
     if let path = model.path {
       do {
-        _ = try LoadedModel(path: path, registry: registry)
+        _ = try LoadedModel(path: path, registry: registry, drift: DriftSettings(window: model.driftWindow, loops: 1))
       } catch {
         throw ValidationError("--model: \(error)")
       }
@@ -73,7 +73,9 @@ struct ServeCommand: ParsableCommand {
     }
     var configuration = features.configuration
     model.apply(to: &configuration)
-    let models = try model.path.map { try ModelStore(path: $0, registry: registry, loops: group.loops) }
+    let models = try model.path.map {
+      try ModelStore(path: $0, registry: registry, loops: group.loops, driftWindow: model.driftWindow)
+    }
     let service = FeatureService(registry: registry, pool: pool, configuration: configuration, models: models)
     let router = Router()
     service.install(on: router)

@@ -77,6 +77,14 @@ final class PredictTests: XCTestCase {
       XCTAssertEqual(try harness.post("/predict", Self.transactions[4]).json["degraded"] as? Bool, true)
       let metrics = try harness.get("/metrics").body
       XCTAssertTrue(metrics.contains(#"featureserver_predictions_total{outcome="degraded"} 4"#), metrics)
+      // Every prediction's inputs went into the drift window.
+      let drift = try harness.get("/drift")
+      XCTAssertEqual(drift.status, 200)
+      XCTAssertEqual(drift.json["samples"] as? Int, 2 * Self.transactions.count)
+      let driftFeatures = drift.json["features"] as? [[String: Any]] ?? []
+      XCTAssertEqual(driftFeatures.map { $0["name"] as? String ?? "" }, model.featureNames)
+      XCTAssertTrue(metrics.contains(#"featureserver_feature_drift_psi{feature="amount"} "#), metrics)
+      XCTAssertTrue(metrics.contains("featureserver_feature_drift_share "))
       XCTAssertTrue(metrics.contains(#"featureserver_model_info{version="fraud_xgb-"#))
     }
   }

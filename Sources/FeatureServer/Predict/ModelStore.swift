@@ -11,6 +11,9 @@ public final class LoadedModel: Sendable {
   /// The booster's `model_version` attribute, else the file name and a digest of its bytes.
   public let version: String
   public let path: String
+  /// The drift histograms of this model's inputs; nil when drift is off or the model has no
+  /// reference distribution beside it.
+  public let drift: DriftTracker?
 
   /// The bundled FinServe fraud model (`models/fraud_xgb.json` in the source tree).
   public static var bundledPath: String {
@@ -18,8 +21,9 @@ public final class LoadedModel: Sendable {
       .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/fraud_xgb.json").path
   }
 
-  /// Loads and checks the model at `path` against `registry`.
-  public init(path: String, registry: Registry) throws {
+  /// Loads and checks the model at `path` against `registry`; with `drift`, also its reference
+  /// distribution (`<model>.reference.json`), when there is one.
+  public init(path: String, registry: Registry, drift: DriftSettings? = nil) throws {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw ModelLoadError("\(path): cannot read the model file")
     }
@@ -38,6 +42,30 @@ public final class LoadedModel: Sendable {
       let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
       version = "\(stem)-\(String(hash >> 32, radix: 16))"
     }
+    if let drift, drift.window > 0 {
+      let referencePath = DriftReference.path(besideModel: path)
+      if FileManager.default.fileExists(atPath: referencePath) {
+        let reference = try DriftReference(path: referencePath, inputNames: model.featureNames)
+        self.drift = DriftTracker(reference: reference, window: drift.window, loops: drift.loops)
+      } else {
+        modelLogger.warning(
+          "no drift reference beside the model; drift gauges are off for it", metadata: ["expected": "\(referencePath)"]
+        )
+        self.drift = nil
+      }
+    } else {
+      self.drift = nil
+    }
+  }
+}
+
+/// How drift is tracked: over a sliding `window` of seconds (0 turns it off), on `loops` loops.
+public struct DriftSettings: Sendable {
+  public var window: Double
+  public var loops: Int
+  public init(window: Double = 600, loops: Int) {
+    self.window = window
+    self.loops = loops
   }
 }
 
@@ -52,6 +80,7 @@ public final class ModelStore: @unchecked Sendable {
   }
 
   public let registry: Registry
+  let drift: DriftSettings
   let slots: [Slot]
   private let loops: [EventLoop]
   private let lock = NSLock()
@@ -60,9 +89,12 @@ public final class ModelStore: @unchecked Sendable {
   let reloadSuccesses = ManagedAtomic<Int>(0)
   let reloadFailures = ManagedAtomic<Int>(0)
 
-  /// Loads the model at `path`; throws when it cannot serve.
-  public init(path: String, registry: Registry, loops: [EventLoop]) throws {
-    let model = try LoadedModel(path: path, registry: registry)
+  /// Loads the model at `path`; throws when it cannot serve. `driftWindow` seconds of inputs
+  /// feed the drift gauges (0: off).
+  public init(path: String, registry: Registry, loops: [EventLoop], driftWindow: Double = 600) throws {
+    let drift = DriftSettings(window: driftWindow, loops: loops.count)
+    let model = try LoadedModel(path: path, registry: registry, drift: drift)
+    self.drift = drift
     self.registry = registry
     self.loops = loops
     latest = model
@@ -82,7 +114,7 @@ public final class ModelStore: @unchecked Sendable {
       let target = path ?? current.path
       let loaded: LoadedModel
       do {
-        loaded = try LoadedModel(path: target, registry: registry)
+        loaded = try LoadedModel(path: target, registry: registry, drift: drift)
       } catch {
         reloadFailures.wrappingIncrement(ordering: .relaxed)
         let failure = error as? ModelLoadError ?? ModelLoadError("\(error)")

@@ -86,6 +86,9 @@ extension FeatureService {
           scratch.inputs.append(Float(value))
         }
       }
+      if let drift = loaded.drift {
+        scratch.inputs.withUnsafeBufferPointer { drift.record($0, loop: loopIndex, now: fetched) }
+      }
       let inferenceStarted = monotonicNanoseconds()
       let output = scratch.inputs.withUnsafeBufferPointer { loaded.model.predict($0) }
       let probability = loaded.model.objective == .binaryLogitRaw ? 1 / (1 + expf(-output)) : output
