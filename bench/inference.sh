@@ -2,7 +2,8 @@
 # Inference alone, for the shipped model (models/fraud_xgb.json): the Swift evaluator scoring
 # the 1 000 parity rows one at a time (micro-bench --suite model), against the xgboost package
 # on the same rows, one row per call (what a Python service does per request) and all 1 000 in
-# one call (its best case per row). ROUNDS runs each; medians in microseconds per prediction.
+# one call (its best case per row); and what the drift bookkeeping adds per prediction (one
+# input vector into the histograms). ROUNDS runs each; medians in microseconds per prediction.
 #   bench/inference.sh        # ROUNDS=5
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 samples=$(mktemp)
 trap 'rm -f "$samples"' EXIT
 for _ in $(seq 1 "$ROUNDS"); do
-  swift=$(.build/release/micro-bench --suite model --iterations 1000000)
+  read -r swift drift <<<"$(.build/release/micro-bench --suite model --iterations 1000000)"
   python=$("$venv/bin/python" - <<'PY'
 import csv, time
 import numpy as np, xgboost as xgb
@@ -39,10 +40,12 @@ batch = (time.perf_counter() - start) / (50 * len(matrix)) * 1e6
 print(f"{one:.2f} {batch:.3f}")
 PY
 )
-  echo "$(awk -v s="$swift" 'BEGIN { printf "%.3f", s / 1000 }') $python" | tee -a "$samples"
+  echo "$(awk -v s="$swift" 'BEGIN { printf "%.3f", s / 1000 }') $python $(awk -v s="$drift" 'BEGIN { printf "%.3f", s / 1000 }')" |
+    tee -a "$samples"
 done
 echo "# bench/inference.sh $(date -u +%FT%TZ) $(nproc) cores, $ROUNDS rounds, models/fraud_xgb.json"
 printf '| evaluator | µs per prediction (median) |\n|---|---|\n'
 printf '| featureserver (Swift, one row per call) | %s |\n' "$(awk '{print $1}' "$samples" | median)"
 printf '| xgboost %s inplace_predict, one row per call | %s |\n' "$("$venv/bin/python" -c 'import xgboost; print(xgboost.__version__)')" "$(awk '{print $2}' "$samples" | median)"
 printf '| xgboost inplace_predict, 1 000 rows per call | %s |\n' "$(awk '{print $3}' "$samples" | median)"
+printf '| featureserver drift bookkeeping (one vector into the histograms) | %s |\n' "$(awk '{print $4}' "$samples" | median)"

@@ -17,6 +17,10 @@ public final class DriftTracker: @unchecked Sendable {
   /// Offset of each feature's first bin within a slot.
   let offsets: [Int]
   let binsPerSlot: Int
+  /// Every feature's edges, back to back, and where each feature's start: the record path
+  /// searches these without touching the reference's structs (no reference counting).
+  let edges: [Double]
+  let edgeStarts: [Int]
   /// Per loop: `slotCount * binsPerSlot` counters, then `slotCount` period stamps.
   private let storage: [UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>]
 
@@ -32,6 +36,14 @@ public final class DriftTracker: @unchecked Sendable {
     }
     self.offsets = offsets
     binsPerSlot = total
+    edges = reference.features.flatMap(\.edges)
+    var starts: [Int] = []
+    var start = 0
+    for feature in reference.features {
+      starts.append(start)
+      start += feature.edges.count
+    }
+    edgeStarts = starts + [start]
     let count = DriftTracker.slotCount * (total + 1)
     storage = (0..<loops).map { _ in
       let pointer = UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>.allocate(capacity: count)
@@ -58,14 +70,37 @@ public final class DriftTracker: @unchecked Sendable {
     let period = Int(now / slotNanoseconds)
     let slot = period % DriftTracker.slotCount
     let slotStamp = stamp(base, slot)
-    let first = slot * binsPerSlot
+    let slotStart = slot * binsPerSlot
     if slotStamp.load(ordering: .relaxed) != period {
-      for index in first..<(first + binsPerSlot) { UnsafeAtomic<Int>(at: base + index).store(0, ordering: .relaxed) }
+      for index in slotStart..<(slotStart + binsPerSlot) {
+        UnsafeAtomic<Int>(at: base + index).store(0, ordering: .relaxed)
+      }
       slotStamp.store(period, ordering: .relaxed)
     }
-    for (position, feature) in reference.features.enumerated() where position < inputs.count {
-      let counter = UnsafeAtomic<Int>(at: base + first + offsets[position] + feature.bin(Double(inputs[position])))
-      counter.store(counter.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    edges.withUnsafeBufferPointer { edges in
+      edgeStarts.withUnsafeBufferPointer { starts in
+        offsets.withUnsafeBufferPointer { offsets in
+          for position in 0..<min(inputs.count, offsets.count) {
+            let value = Double(inputs[position])
+            let first = starts[position]
+            let end = starts[position + 1]
+            var bin: Int
+            if value.isNaN {
+              bin = end - first + 1
+            } else {  // the number of edges at or below the value
+              var low = first
+              var high = end
+              while low < high {
+                let middle = (low + high) >> 1
+                if edges[middle] <= value { low = middle + 1 } else { high = middle }
+              }
+              bin = low - first
+            }
+            let counter = UnsafeAtomic<Int>(at: base + slotStart + offsets[position] + bin)
+            counter.store(counter.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+          }
+        }
+      }
     }
   }
 
