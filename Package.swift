@@ -10,6 +10,8 @@ let package = Package(
     .executable(name: "http-parser-fuzz", targets: ["HTTPParserFuzz"]),
     .executable(name: "redis-pool-bench", targets: ["RedisPoolBench"]),
     .executable(name: "micro-bench", targets: ["MicroBench"]),
+    .executable(name: "loadgen", targets: ["LoadGenCLI"]),
+    .library(name: "LoadGen", targets: ["LoadGen"]),
     .library(name: "HTTPCore", targets: ["HTTPCore"]),
     .library(name: "RedisPool", targets: ["RedisPool"]),
     .library(name: "FeatureServer", targets: ["FeatureServer"]),
@@ -20,6 +22,7 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+    .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
   ],
   targets: [
     .target(name: "CLinux"),
@@ -46,6 +49,12 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
+    .target(
+      name: "LoadGen",
+      dependencies: ["HTTPCore", "Yams", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+    .executableTarget(
+      name: "LoadGenCLI",
+      dependencies: ["LoadGen", "HTTPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPCore"]),
     .executableTarget(name: "RedisPoolBench", dependencies: ["HTTPCore", "RedisPool"]),
     .executableTarget(
@@ -59,6 +68,11 @@ let package = Package(
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
       name: "FeatureServerTests", dependencies: ["FeatureServer", "HTTPCore", "RedisPool", "TestSupport"],
+      exclude: ["Fixtures"],
+      swiftSettings: [.swiftLanguageMode(.v5)]),
+    .testTarget(
+      name: "LoadGenTests",
+      dependencies: ["LoadGen", "HTTPCore", "TestSupport", .product(name: "Atomics", package: "swift-atomics")],
       exclude: ["Fixtures"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(

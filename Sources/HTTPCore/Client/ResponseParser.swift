@@ -123,38 +123,64 @@ struct ResponseParser {
   }
 
   private mutating func parseHead(_ head: UnsafeRawBufferPointer) -> BodyFraming? {
-    let text = String(decoding: head, as: UTF8.self)
-    // "\r\n" is one Character in Swift: split on both it and a lone "\n".
-    var lines = text.split(omittingEmptySubsequences: true) { $0 == "\r\n" || $0 == "\n" }
-    guard !lines.isEmpty else { return nil }
-    let statusLine = lines.removeFirst()
-    let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-    guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...999).contains(status)
-    else { return nil }
-    response.status = status
-    response.reason = parts.count > 2 ? String(parts[2]) : ""
+    // Byte scanning: lines end in "\r\n" (a lone "\n" is accepted); Strings only for the parts kept.
+    var lineStart = 0
+    var isStatusLine = true
     var framing = BodyFraming.none
-    for line in lines where !line.isEmpty {
-      guard let colon = line.firstIndex(of: ":") else { return nil }
-      let name = String(line[..<colon])
-      let value = line[line.index(after: colon)...].trimmingASCIIWhitespace()
-      response.headers.add(name: name, value: value)
-      if equalsIgnoringASCIICase(name, "content-length") {
-        guard let length = Int(value), length >= 0 else { return nil }
+    while lineStart < head.count {
+      var lineEnd = lineStart
+      while lineEnd < head.count && head[lineEnd] != 0x0A { lineEnd += 1 }
+      var contentEnd = lineEnd
+      if contentEnd > lineStart && head[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+      defer { lineStart = lineEnd + 1 }
+      if contentEnd == lineStart { continue }
+      let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<contentEnd])
+      if isStatusLine {
+        isStatusLine = false
+        // "HTTP/1.x SSS reason"
+        guard line.count >= 12, line.starts(with: "HTTP/1.".utf8), line[8] == 0x20 else { return nil }
+        var status = 0
+        for index in 9..<12 {
+          let digit = line[index]
+          guard digit >= 48 && digit <= 57 else { return nil }
+          status = status * 10 + Int(digit - 48)
+        }
+        guard status >= 100, line.count == 12 || line[12] == 0x20 else { return nil }
+        response.status = status
+        response.reason =
+          line.count > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: line[13...]), as: UTF8.self) : ""
+        continue
+      }
+      guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+      var valueStart = colon + 1
+      var valueEnd = line.count
+      while valueStart < valueEnd && (line[valueStart] == 0x20 || line[valueStart] == 0x09) { valueStart += 1 }
+      while valueEnd > valueStart && (line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+      let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+      let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+      if Self.equalsIgnoringCase(name, "content-length") {
+        var length = 0
+        guard !value.isEmpty, value.count <= 18 else { return nil }
+        for digit in value {
+          guard digit >= 48 && digit <= 57 else { return nil }
+          length = length * 10 + Int(digit - 48)
+        }
         if case .chunked = framing {} else { framing = .length(length) }
-      } else if equalsIgnoringASCIICase(name, "transfer-encoding"), value.lowercased().hasSuffix("chunked") {
+      } else if Self.equalsIgnoringCase(name, "transfer-encoding"),
+        String(decoding: value, as: UTF8.self).lowercased().hasSuffix("chunked")
+      {
         framing = .chunked
       }
+      response.headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
-    return framing
+    return isStatusLine ? nil : framing
   }
-}
 
-extension Substring {
-  func trimmingASCIIWhitespace() -> String {
-    var view = self[...]
-    while let first = view.first, first == " " || first == "\t" { view = view.dropFirst() }
-    while let last = view.last, last == " " || last == "\t" { view = view.dropLast() }
-    return String(view)
+  private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+    guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+    for index in 0..<bytes.count where bytes[index] | 0x20 != lowercase.utf8Start[index] {
+      if bytes[index] != lowercase.utf8Start[index] { return false }
+    }
+    return true
   }
 }

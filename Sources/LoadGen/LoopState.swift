@@ -1,0 +1,168 @@
+import Foundation
+import HTTPCore
+
+/// One loop's share of a run: its users (closed loop) or its connections and schedule (open
+/// loop), and what it measured. Touched only on its loop's thread.
+final class LoopState: @unchecked Sendable {
+  let loop: EventLoop
+  let scenario: Scenario
+  let options: LoadOptions
+  let cumulativeWeights: [Int]
+  let totalWeight: Int
+  /// Statistics slot of each task.
+  var taskSlots: [Int] = []
+  var statistics = LoadStatistics()
+  /// This report interval's responses, all names together.
+  var interval = RequestStatistics(method: "", name: "interval")
+  var users: [VirtualUser] = []
+  var stopped = false
+  var inFlight = 0
+
+  // Open loop.
+  var idle: [VirtualUser] = []
+  var pending: [UInt64] = []
+  var pendingHead = 0
+  var nextDue: UInt64 = 0
+  var interval_ns: UInt64 = 0
+  var scheduler: TimerID? = nil
+  var random = FastRandom(seed: 0x5EED)
+
+  init(loop: EventLoop, scenario: Scenario, options: LoadOptions) {
+    self.loop = loop
+    self.scenario = scenario
+    self.options = options
+    cumulativeWeights = scenario.cumulativeWeights
+    totalWeight = cumulativeWeights.last ?? 1
+    random = FastRandom(seed: 0x5EED &+ UInt64(loop.index) &* 0x9E37_79B9)
+    taskSlots = scenario.tasks.map { statistics.slot(method: $0.method, name: $0.name) }
+  }
+
+  /// A task index by weight.
+  func pickTask(_ random: inout FastRandom) -> Int {
+    let draw = Int(random.next() % UInt64(totalWeight))
+    var index = 0
+    while cumulativeWeights[index] <= draw { index += 1 }
+    return index
+  }
+
+  /// Records one finished request.
+  func record(task: Int, result: Result<HTTPClientResponse, HTTPClientError>, microseconds: UInt64) {
+    let definition = scenario.tasks[task]
+    var failure: String? = nil
+    var bytes = 0
+    switch result {
+    case .success(let response):
+      bytes = response.body.count
+      if let expected = definition.expectedStatus {
+        if response.status != expected { failure = "unexpected status \(response.status) (expected \(expected))" }
+      } else if response.status >= 400 {
+        failure = "HTTP \(response.status)"
+      }
+    case .failure(let error):
+      switch error {
+      case .connectFailed, .connectTimeout: failure = "connect: \(error)"
+      case .timeout: failure = "timeout: no response in \(options.requestTimeout) s"
+      default: failure = "connection: \(error)"
+      }
+    }
+    statistics.entries[taskSlots[task]].record(microseconds: microseconds, contentBytes: bytes, failed: failure != nil)
+    interval.record(microseconds: microseconds, contentBytes: bytes, failed: failure != nil)
+    if let failure {
+      statistics.recordFailure(
+        FailureKey(method: definition.method, name: definition.name, error: failure), now: Date().timeIntervalSince1970)
+    }
+  }
+
+  /// A connection that could not be made counts as a failed request of the task it was for.
+  func recordConnectFailure(_ error: HTTPClientError, task: Int) {
+    record(task: task, result: .failure(error), microseconds: 0)
+  }
+
+  // MARK: Closed loop
+
+  func spawnUser(id: Int) {
+    guard !stopped else { return }
+    let user = VirtualUser(id: id, state: self)
+    users.append(user)
+    user.start()
+  }
+
+  // MARK: Open loop
+
+  func startOpenLoop(connections: Int, rate: Double, firstUser: Int) {
+    interval_ns = max(1, UInt64(1e9 / rate))
+    var ready = 0
+    for index in 0..<connections {
+      let user = VirtualUser(id: firstUser + index * max(1, options.threads), state: self)
+      user.openLoop = true
+      users.append(user)
+      user.connect { [self] connected in
+        if connected { idle.append(user) }
+        ready += 1
+        if ready == connections { beginSchedule() }
+      }
+    }
+  }
+
+  private func beginSchedule() {
+    guard !stopped else { return }
+    nextDue = monotonicNanoseconds()
+    tick()
+  }
+
+  /// Starts every request whose time has come, then sleeps until the next one.
+  private func tick() {
+    guard !stopped else { return }
+    let now = monotonicNanoseconds()
+    while nextDue <= now {
+      let lag = now - nextDue
+      statistics.scheduled += 1
+      if Double(lag) > options.lateThreshold * 1e9 {
+        statistics.lateStarts += 1
+        statistics.maxLagMicroseconds = max(statistics.maxLagMicroseconds, lag / 1000)
+      }
+      dispatch(scheduledAt: nextDue)
+      nextDue += interval_ns
+    }
+    scheduler = loop.schedule(atDeadline: nextDue) { [weak self] in self?.tick() }
+  }
+
+  private func dispatch(scheduledAt: UInt64) {
+    if let user = idle.popLast() {
+      user.send(scheduledAt: scheduledAt, task: pickTask(&random))
+    } else {
+      pending.append(scheduledAt)  // latency counts the wait for a free connection
+    }
+  }
+
+  /// An open-loop connection is free again.
+  func released(_ user: VirtualUser) {
+    guard !stopped else { return }
+    if pendingHead < pending.count {
+      let scheduledAt = pending[pendingHead]
+      pendingHead += 1
+      if pendingHead > 4096 && pendingHead * 2 > pending.count {
+        pending.removeFirst(pendingHead)
+        pendingHead = 0
+      }
+      user.send(scheduledAt: scheduledAt, task: pickTask(&random))
+    } else {
+      idle.append(user)
+    }
+  }
+
+  // MARK: Stopping
+
+  func stop() {
+    stopped = true
+    if let scheduler { loop.cancel(scheduler) }
+    scheduler = nil
+    for user in users { user.stopped = true }
+  }
+
+  func closeAll() {
+    for user in users { user.close() }
+    users.removeAll()
+    idle.removeAll()
+  }
+}
