@@ -10,6 +10,9 @@ public struct CacheConfiguration: Sendable {
   public var staleIfError: Double = 60
   /// Entries per process (split evenly over the loops); the least recently used go first.
   public var maxEntries = 100_000
+  /// A hit in the last `refreshAhead` share of an entry's TTL refreshes it from Redis in the
+  /// background, so keys read steadily never expire on the request path; 0 turns it off.
+  public var refreshAhead = 0.2
 
   public init() {}
 
@@ -31,10 +34,14 @@ public struct CacheConfiguration: Sendable {
     var expiresAt: UInt64
     var staleUntil: UInt64
     var referenced: Bool
+    /// A background refresh is under way (one per entry).
+    var refreshing = false
   }
 
   @_spi(Benchmarks) public enum Lookup {
-    case fresh(FeatureRow?)
+    /// `refresh`: the entry is near its expiry and the caller should refresh it in the
+    /// background (each entry asks once).
+    case fresh(FeatureRow?, refresh: Bool)
     /// Expired but still inside the stale-if-error window: use it only if Redis fails.
     case expired(FeatureRow?)
     case miss
@@ -43,6 +50,7 @@ public struct CacheConfiguration: Sendable {
   private let ttl: UInt64
   private let negativeTTL: UInt64
   private let staleWindow: UInt64
+  private let refreshWindow: UInt64
   let capacity: Int
   private var slots: [Entry] = []
   private var index: [String: Int] = [:]
@@ -62,6 +70,7 @@ public struct CacheConfiguration: Sendable {
     ttl = UInt64(configuration.ttl * 1e9)
     negativeTTL = UInt64(configuration.negativeTTL * 1e9)
     staleWindow = UInt64(configuration.staleIfError * 1e9)
+    refreshWindow = UInt64(max(0, min(1, configuration.refreshAhead)) * configuration.ttl * 1e9)
     self.capacity = max(1, capacity)
     self.metrics = metrics
     index.reserveCapacity(min(self.capacity, 65536))
@@ -71,7 +80,14 @@ public struct CacheConfiguration: Sendable {
     guard let slot = index[key] else { return .miss }
     slots[slot].referenced = true
     let entry = slots[slot]
-    if now < entry.expiresAt { return .fresh(entry.row) }
+    if now < entry.expiresAt {
+      // Positive entries only: a missing instance is re-read when its short negative TTL ends.
+      guard refreshWindow > 0, entry.row != nil, !entry.refreshing, now &+ refreshWindow >= entry.expiresAt else {
+        return .fresh(entry.row, refresh: false)
+      }
+      slots[slot].refreshing = true
+      return .fresh(entry.row, refresh: true)
+    }
     if now < entry.staleUntil { return .expired(entry.row) }
     return .miss
   }
@@ -117,7 +133,8 @@ public struct CacheConfiguration: Sendable {
     switch outcome {
     case .found(let row): store(key, row: row, now: now)
     case .missing: store(key, row: nil, now: now)
-    case .failed: break
+    case .failed:
+      if let slot = index[key] { slots[slot].refreshing = false }  // a later hit may try again
     }
     guard let waiting = waiters.removeValue(forKey: key) else { return }
     for waiter in waiting { waiter(outcome) }

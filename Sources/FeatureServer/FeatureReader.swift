@@ -29,7 +29,7 @@ final class FeatureReader {
   /// Reads one instance.
   func read(_ entity: EntityDefinition, id: String, completion: @escaping (ReadResult) -> Void) {
     let key = registry.redisKey(entity: entity.name, id: id)
-    if let cached = lookup(key) {
+    if let cached = lookup(key, entity: entity) {
       completion(cached)
       return
     }
@@ -58,7 +58,7 @@ final class FeatureReader {
     pendingCount = 1  // held until every item is scheduled
     for (position, item) in items.enumerated() {
       let key = registry.redisKey(entity: item.entity.name, id: item.id)
-      if let cached = lookup(key) {
+      if let cached = lookup(key, entity: item.entity) {
         results[position] = cached
         continue
       }
@@ -80,13 +80,14 @@ final class FeatureReader {
   }
 
   /// A cached answer, or nil when Redis must be asked.
-  private func lookup(_ key: String) -> ReadResult? {
+  private func lookup(_ key: String, entity: EntityDefinition) -> ReadResult? {
     guard let cache else { return nil }
     switch cache.lookup(key, now: loop.now) {
-    case .fresh(let row?):
+    case .fresh(let row?, let refresh):
       metrics.recordCache(.hit)
+      if refresh { refreshInBackground(key, entity: entity) }
       return .found(row, .hit)
-    case .fresh(nil):
+    case .fresh(nil, _):
       metrics.recordCache(.negative)
       return .missing(.negative)
     case .expired, .miss:
@@ -94,21 +95,32 @@ final class FeatureReader {
     }
   }
 
+  /// Re-reads a cached row before it expires; the answer already given was the cached row.
+  private func refreshInBackground(_ key: String, entity: EntityDefinition) {
+    metrics.cacheRefreshes.wrappingIncrement(ordering: .relaxed)
+    let command = RedisCommand("HGETALL", key)
+    fetch(key, entity: entity, countsAsRead: false) { finish in
+      self.redis.send(command) { finish($0) }
+    } completion: { _ in
+    }
+  }
+
   /// Fetches `key` once however many callers miss it at the same time (single-flight): `send`
   /// is called only for the first, with the function that ends the fetch.
   private func fetch(
-    _ key: String, entity: EntityDefinition, send: (@escaping (RedisResult) -> Void) -> Void,
-    completion: @escaping (ReadResult) -> Void
+    _ key: String, entity: EntityDefinition, countsAsRead: Bool = true,
+    send: (@escaping (RedisResult) -> Void) -> Void, completion: @escaping (ReadResult) -> Void
   ) {
     let deliver: (FeatureCache.FetchOutcome) -> Void = { outcome in
       switch outcome {
       case .found(let row):
-        self.metrics.recordCache(.miss)
+        if countsAsRead { self.metrics.recordCache(.miss) }
         completion(.found(row, .miss))
       case .missing:
-        self.metrics.recordCache(.miss)
+        if countsAsRead { self.metrics.recordCache(.miss) }
         completion(.missing(.miss))
       case .failed(let error):
+        guard countsAsRead else { return completion(.unavailable(error)) }
         if let cache = self.cache, case .expired(let stale) = cache.lookup(key, now: monotonicNanoseconds()) {
           self.metrics.recordCache(.stale)
           if let row = stale { completion(.found(row, .stale)) } else { completion(.missing(.stale)) }

@@ -68,6 +68,7 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   let cacheResults: [ManagedAtomic<Int>] = CacheResult.allCases.map { _ in ManagedAtomic(0) }
   let cacheEntries = ManagedAtomic<Int>(0)
   let cacheEvictions = ManagedAtomic<Int>(0)
+  let cacheRefreshes = ManagedAtomic<Int>(0)
   let decodeErrors = ManagedAtomic<Int>(0)
   let ageBuckets: [ManagedAtomic<Int>]
   let ageSumSeconds: [ManagedAtomic<Int>]

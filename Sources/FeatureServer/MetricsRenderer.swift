@@ -72,6 +72,10 @@ struct MetricsRenderer {
     header(&text, "cache_evictions_total", "counter", "Entries evicted to make room.")
     text +=
       "featureserver_cache_evictions_total \(service.metrics.reduce(0) { $0 + $1.cacheEvictions.load(ordering: .relaxed) })\n"
+    header(
+      &text, "cache_refreshes_total", "counter", "Entries re-read from Redis in the background before they expired.")
+    text +=
+      "featureserver_cache_refreshes_total \(service.metrics.reduce(0) { $0 + $1.cacheRefreshes.load(ordering: .relaxed) })\n"
     header(&text, "cache_max_entries", "gauge", "Configured cache capacity.")
     text +=
       "featureserver_cache_max_entries \(service.configuration.cache.enabled ? service.configuration.cache.maxEntries : 0)\n"

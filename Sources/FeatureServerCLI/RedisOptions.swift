@@ -48,6 +48,12 @@ struct FeatureOptions: ParsableArguments {
   @Option(help: "Cached rows in total (split over the loops); least recently used go first.")
   var cacheMaxEntries = 100_000
 
+  @Option(
+    help:
+      "Share of the cache TTL, before expiry, in which a hit also re-reads the row from Redis in the background (0 turns it off)."
+  )
+  var cacheRefreshAhead = 0.2
+
   @Option(help: "Seconds a missing instance is remembered as missing.")
   var negativeCacheTTL = 1.0
 
@@ -61,6 +67,9 @@ struct FeatureOptions: ParsableArguments {
     guard cacheTTL >= 0, negativeCacheTTL >= 0, staleIfError >= 0 else {
       throw ValidationError("--cache-ttl, --negative-cache-ttl and --stale-if-error must be 0 or more")
     }
+    guard cacheRefreshAhead >= 0 && cacheRefreshAhead < 1 else {
+      throw ValidationError("--cache-refresh-ahead must be at least 0 and below 1")
+    }
     guard cacheMaxEntries >= 0 else { throw ValidationError("--cache-max-entries must be 0 or more") }
     guard maxBatchItems >= 1 else { throw ValidationError("--max-batch-items must be at least 1") }
   }
@@ -71,6 +80,7 @@ struct FeatureOptions: ParsableArguments {
     configuration.cache.maxEntries = cacheMaxEntries
     configuration.cache.negativeTTL = negativeCacheTTL
     configuration.cache.staleIfError = staleIfError
+    configuration.cache.refreshAhead = cacheRefreshAhead
     configuration.maxBatchItems = maxBatchItems
     return configuration
   }

@@ -68,6 +68,34 @@ final class FeatureServiceTests: XCTestCase {
     XCTAssertEqual((refreshed.json["features"] as? [String: Any])?["age"] as? Int, 31)
   }
 
+  /// A hit in the last part of an entry's TTL answers from the cache and re-reads the row in
+  /// the background, so a key read steadily never expires on the request path.
+  func testHitsNearExpiryRefreshInTheBackground() throws {
+    let harness = try FeatureServerHarness(threads: 1) {
+      $0.cache.ttl = 1
+      $0.cache.refreshAhead = 0.5
+    }
+    defer { harness.stop() }
+    try harness.writeCustomer(1, age: "30")
+    XCTAssertEqual(try harness.get("/features/customer/1").headers["x-cache"], "MISS")
+    let reads = try harness.hgetallCalls()
+    try harness.writeCustomer(1, age: "31")
+    usleep(600_000)  // inside the last half of the TTL
+    let early = try harness.get("/features/customer/1")
+    XCTAssertEqual(early.headers["x-cache"], "HIT")
+    XCTAssertEqual((early.json["features"] as? [String: Any])?["age"] as? Int, 30, "answered from the cache")
+    XCTAssertNotNil(waitUntil(timeout: 2) { (try? harness.hgetallCalls()) == reads + 1 }, "one background read")
+    XCTAssertEqual(try harness.get("/features/customer/1").headers["x-cache"], "HIT", "one refresh per entry")
+    usleep(600_000)  // past the first entry's expiry: the refreshed one serves
+    let later = try harness.get("/features/customer/1")
+    XCTAssertEqual(later.headers["x-cache"], "HIT")
+    XCTAssertEqual((later.json["features"] as? [String: Any])?["age"] as? Int, 31)
+    // The later hit is itself inside the refreshed entry's window, so it may have started a second one.
+    let metrics = try harness.get("/metrics").body
+    let refreshes = metrics.split(separator: "\n").first { $0.hasPrefix("featureserver_cache_refreshes_total ") }
+    XCTAssertGreaterThanOrEqual(refreshes.flatMap { Int($0.split(separator: " ")[1]) } ?? 0, 1, metrics)
+  }
+
   func testMissingInstancesAreCachedNegatively() throws {
     let harness = try FeatureServerHarness(threads: 1) { $0.cache.negativeTTL = 0.3 }
     defer { harness.stop() }

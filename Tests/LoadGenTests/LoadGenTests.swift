@@ -32,15 +32,33 @@ final class LoadGenTests: XCTestCase {
     XCTAssertGreaterThan(total.requests, 2000)
     XCTAssertEqual(total.failures, 0)
     XCTAssertLessThan(total.medianMilliseconds, 2, "98 % are answered at once")
-    for percentile in [99.0, 99.9] {
-      let value = total.milliseconds(atPercentile: percentile)
-      XCTAssertGreaterThanOrEqual(value, 20 * 0.999, "p\(percentile)")
-      XCTAssertLessThan(value, 24, "p\(percentile): 20 ms plus a loopback round trip")
-    }
+    // p99 is the middle of the held 2 %: 20 ms plus a loopback round trip. p99.9 is their slow
+    // tail, which a busy machine stretches by a few milliseconds.
+    let p99 = total.milliseconds(atPercentile: 99)
+    XCTAssertGreaterThanOrEqual(p99, 20 * 0.999)
+    XCTAssertLessThan(p99, 22.5)
+    let p999 = total.milliseconds(atPercentile: 99.9)
+    XCTAssertGreaterThanOrEqual(p999, 20 * 0.999)
+    XCTAssertLessThan(p999, 35)
     XCTAssertLessThan(total.milliseconds(atPercentile: 97), 5, "only the held 2 % are slow")
     // Every second had a point; each second's p99 also sees the delay.
     XCTAssertGreaterThanOrEqual(result.history.count, 2)
     XCTAssertGreaterThanOrEqual(result.history[1].intervalP99, 19.9)
+  }
+
+  /// Recorded values come back within HdrHistogram's 3 significant digits, in milliseconds with
+  /// fractions (not Locust's whole milliseconds).
+  func testStatisticsKeepMicrosecondResolution() {
+    var statistics = RequestStatistics(method: "GET", name: "/x")
+    for _ in 0..<980 { statistics.record(microseconds: 412, contentBytes: 10, failed: false) }
+    for _ in 0..<20 { statistics.record(microseconds: 20_000, contentBytes: 10, failed: true) }
+    XCTAssertEqual(statistics.medianMilliseconds, 0.412, accuracy: 0.412 * 0.001)
+    XCTAssertEqual(statistics.milliseconds(atPercentile: 98), 0.412, accuracy: 0.001)
+    XCTAssertEqual(statistics.milliseconds(atPercentile: 99), 20, accuracy: 20 * 0.001)
+    XCTAssertEqual(statistics.milliseconds(atPercentile: 99.9), 20, accuracy: 20 * 0.001)
+    XCTAssertEqual(statistics.maxMilliseconds, 20, accuracy: 20 * 0.001)
+    XCTAssertEqual(statistics.averageMilliseconds, (980 * 0.412 + 20 * 20) / 1000, accuracy: 1e-9)
+    XCTAssertEqual(statistics.failureRatio, 0.02)
   }
 
   /// The server stalls for 1 s. Closed loop, 4 users: only the 4 requests caught in the stall
