@@ -29,25 +29,7 @@ body=$(curl -s "http://127.0.0.1:$ours_port/json")
 [ "${#body}" -eq 400 ] || { echo "expected a 400-byte body, got ${#body}" >&2; exit 1; }
 
 nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx.conf" <<CONF
-worker_processes $THREADS;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$nginx_port reuseport;
-    location /json { default_type application/json; return 200 '$body'; }
-  }
-}
-CONF
-nginx -c "$work/nginx.conf" -e "$work/nginx-error.log"
-wait_for_port "$nginx_port"
+start_nginx "$work" "$nginx_port" $THREADS "$body"
 [ "$(curl -s "http://127.0.0.1:$nginx_port/json")" = "$body" ] || { echo "nginx body differs" >&2; exit 1; }
 
 echo "# bench/http.sh $(date -u +%FT%TZ) $(nproc) cores, threads=$THREADS wrk -t1 -c$CONNECTIONS -d$DURATION"

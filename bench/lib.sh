@@ -61,3 +61,28 @@ pair_table() {
   done
   rm -f "$samples"
 }
+
+# start_nginx DIR PORT WORKERS BODY: starts nginx answering GET /json with BODY (keep-alive, no
+# access log), its files in DIR; stop it with `kill "$(cat DIR/nginx.pid)"`.
+start_nginx() {
+  local dir=$1 port=$2 workers=$3 body=$4
+  mkdir -p "$dir/nginx"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/nginx; proxy_temp_path $dir/nginx; fastcgi_temp_path $dir/nginx;
+  uwsgi_temp_path $dir/nginx; scgi_temp_path $dir/nginx;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port reuseport;
+    location /json { default_type application/json; return 200 '$body'; }
+  }
+}
+CONF
+  nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
+  wait_for_port "$port"
+}

@@ -20,25 +20,7 @@ work=$(mktemp -d)
 trap '[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 body=$(python3 -c 'import json; print(json.dumps({"entity": "customer", "id": "42", "pad": "x" * 347}))')
 port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$port reuseport;
-    location /json { default_type application/json; return 200 '$body'; }
-  }
-}
-CONF
-nginx -c "$work/nginx.conf" -e "$work/nginx-error.log"
-wait_for_port "$port"
+start_nginx "$work" "$port" 1 "$body"
 cat >"$work/scenario.yaml" <<YAML
 name: nginx
 requests:

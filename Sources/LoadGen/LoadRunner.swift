@@ -53,7 +53,7 @@ public struct LoadResult: Sendable {
   public var users: Int
   public var options: LoadOptions
   public var scenarioName: String
-  /// Users that never connected, and the last connect error.
+  /// Every request failed to connect: the target cannot be reached.
   public var connectFailuresOnly: Bool
 }
 

@@ -23,7 +23,7 @@ final class LoopState: @unchecked Sendable {
   var pending: [UInt64] = []
   var pendingHead = 0
   var nextDue: UInt64 = 0
-  var interval_ns: UInt64 = 0
+  var scheduleInterval: UInt64 = 0
   var scheduler: TimerID? = nil
   var random = FastRandom(seed: 0x5EED)
 
@@ -90,7 +90,7 @@ final class LoopState: @unchecked Sendable {
   // MARK: Open loop
 
   func startOpenLoop(connections: Int, rate: Double, firstUser: Int) {
-    interval_ns = max(1, UInt64(1e9 / rate))
+    scheduleInterval = max(1, UInt64(1e9 / rate))
     var ready = 0
     for index in 0..<connections {
       let user = VirtualUser(id: firstUser + index * max(1, options.threads), state: self)
@@ -122,7 +122,7 @@ final class LoopState: @unchecked Sendable {
         statistics.maxLagMicroseconds = max(statistics.maxLagMicroseconds, lag / 1000)
       }
       dispatch(scheduledAt: nextDue)
-      nextDue += interval_ns
+      nextDue += scheduleInterval
     }
     scheduler = loop.schedule(atDeadline: nextDue) { [weak self] in self?.tick() }
   }
