@@ -158,6 +158,23 @@ final class LoopState: @unchecked Sendable {
     if let scheduler { loop.cancel(scheduler) }
     scheduler = nil
     for user in users { user.stopped = true }
+    // Open loop: requests still waiting for a connection at the end were due and never sent;
+    // they count, as failures, with the time they waited (hiding them would hide the overload).
+    let now = monotonicNanoseconds()
+    while pendingHead < pending.count {
+      let task = pickTask(&random)
+      let definition = scenario.tasks[task]
+      statistics.entries[taskSlots[task]].record(
+        microseconds: (now &- pending[pendingHead]) / 1000, contentBytes: 0, failed: true)
+      statistics.recordFailure(
+        FailureKey(
+          method: definition.method, name: definition.name,
+          error: "not sent: still waiting for a free connection when the run ended"),
+        now: Date().timeIntervalSince1970)
+      pendingHead += 1
+    }
+    pending.removeAll()
+    pendingHead = 0
   }
 
   func closeAll() {

@@ -67,4 +67,30 @@ final class ResponseParserTests: XCTestCase {
     let outcome = Array("SSH-2.0-OpenSSH\r\n\r\n".utf8).withUnsafeBytes { parser.parse($0, isHead: false) }
     guard case .failure = outcome else { return XCTFail("expected a failure") }
   }
+
+  /// A Content-Length no client should buffer is refused before anything is allocated (found
+  /// by the fuzzer: reserving 10^17 bytes).
+  func testOversizedContentLengthIsAFailure() {
+    var parser = ResponseParser(limits: HTTPLimits())
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n"
+    let outcome = Array(head.utf8).withUnsafeBytes { parser.parse($0, isHead: false) }
+    guard case .failure(let reason) = outcome else { return XCTFail("expected a failure") }
+    XCTAssertTrue(reason.contains("over the"), reason)
+  }
+
+  func testStatusLineAndHeadersAreParsedFromBytes() {
+    let parsed = responses("HTTP/1.1 404 Not Found\r\nX-A:  spaced \t\r\ncontent-length: 2\r\n\r\nno", step: 1)
+    XCTAssertEqual(parsed.first?.status, 404)
+    XCTAssertEqual(parsed.first?.reason, "Not Found")
+    XCTAssertEqual(parsed.first?.headers["X-A"], "spaced")
+    XCTAssertEqual(parsed.first?.text, "no")
+    for bad in [
+      "HTTP/1.1 2x0 OK\r\n\r\n", "HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+    ] {
+      var parser = ResponseParser(limits: HTTPLimits())
+      let outcome = Array(bad.utf8).withUnsafeBytes { parser.parse($0, isHead: false) }
+      guard case .failure = outcome else { return XCTFail("\(bad) should fail") }
+    }
+  }
 }

@@ -76,8 +76,23 @@ final class LoadGenTests: XCTestCase {
     XCTAssertLessThan(closed.statistics.total.milliseconds(atPercentile: 99), 50, "closed loop hides it")
     XCTAssertGreaterThan(open.statistics.total.milliseconds(atPercentile: 99), 500, "open loop shows it")
     XCTAssertGreaterThan(open.statistics.total.milliseconds(atPercentile: 90), 100)
-    XCTAssertEqual(open.statistics.total.requests, open.statistics.scheduled, accuracy: 5)
+    XCTAssertEqual(
+      open.statistics.total.requests, open.statistics.scheduled, accuracy: 5, "every scheduled request counts")
     XCTAssertEqual(Double(open.statistics.scheduled), 3500, accuracy: 200, "a constant arrival rate")
+  }
+
+  /// Open loop past what the server can take: requests still queued at the end count as
+  /// failures with the time they waited, so an overload is not hidden.
+  func testOpenLoopCountsRequestsStillQueuedAtTheEnd() throws {
+    let server = try LatencyServer(every: 1, delayMilliseconds: 200)  // every answer takes 200 ms
+    defer { server.stop() }
+    let result = try run(scenario("/sometimes"), port: server.port, users: 1, seconds: 1, rate: 200)
+    let statistics = result.statistics
+    XCTAssertEqual(Double(statistics.scheduled), 200, accuracy: 20)
+    XCTAssertEqual(statistics.total.requests, statistics.scheduled, accuracy: 2)
+    let queued = statistics.failures.first { $0.key.error.hasPrefix("not sent") }?.value.occurrences ?? 0
+    XCTAssertGreaterThan(queued, 150, "one connection answers 5 per second; the rest waited")
+    XCTAssertGreaterThan(statistics.total.milliseconds(atPercentile: 50), 300)
   }
 
   /// Statuses and connection errors become failures by kind.

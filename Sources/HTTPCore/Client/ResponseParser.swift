@@ -63,6 +63,9 @@ struct ResponseParser {
         case .none: state = .untilClose
         case .length(let length):
           if length == 0 { return finish(consumed) }
+          guard length <= limits.maxBodyBytes else {
+            return .failure("response body of \(length) bytes is over the \(limits.maxBodyBytes)-byte limit")
+          }
           response.body.reserveCapacity(length)
           state = .body(remaining: length)
         case .chunked: state = .chunked(ChunkedDecoder(limits: limits))
@@ -85,6 +88,9 @@ struct ResponseParser {
           return .failure(error.reason)
         }
       case .untilClose:
+        guard response.body.count + rest.count <= limits.maxBodyBytes else {
+          return .failure("response body is over the \(limits.maxBodyBytes)-byte limit")
+        }
         response.body.append(contentsOf: rest)
         return .needMore(consumed: consumed + rest.count)
       }
