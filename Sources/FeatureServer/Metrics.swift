@@ -97,6 +97,13 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
     return statuses.count + min(max(code / 100, 1), 5) - 1
   }
 
+  /// The histogram bucket of `value`: the first bound at or above it, else the +Inf bucket.
+  @inline(__always)
+  static func bucket(_ value: Double, bounds: [Double]) -> Int {
+    for (index, bound) in bounds.enumerated() where value <= bound { return index }
+    return bounds.count
+  }
+
   static func statusLabel(slot: Int) -> String {
     slot < statuses.count ? String(statuses[slot]) : "\(slot - statuses.count + 1)xx"
   }
@@ -104,12 +111,7 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   @_spi(Benchmarks) public func recordRequest(_ route: Route, status: Int, nanoseconds: UInt64) {
     let statusSlots = LoopMetrics.statuses.count + 5
     requests[route.rawValue * statusSlots + LoopMetrics.statusSlot(status)].wrappingIncrement(ordering: .relaxed)
-    let seconds = Double(nanoseconds) / 1e9
-    var bucket = LoopMetrics.durationBounds.count
-    for (index, bound) in LoopMetrics.durationBounds.enumerated() where seconds <= bound {
-      bucket = index
-      break
-    }
+    let bucket = LoopMetrics.bucket(Double(nanoseconds) / 1e9, bounds: LoopMetrics.durationBounds)
     durationBuckets[route.rawValue * (LoopMetrics.durationBounds.count + 1) + bucket]
       .wrappingIncrement(ordering: .relaxed)
     durationSumNanoseconds[route.rawValue].wrappingIncrement(by: Int(nanoseconds), ordering: .relaxed)
@@ -117,12 +119,7 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
 
   func recordPrediction(_ outcome: PredictionOutcome, inferenceNanoseconds: UInt64) {
     predictions[outcome.rawValue].wrappingIncrement(ordering: .relaxed)
-    let seconds = Double(inferenceNanoseconds) / 1e9
-    var bucket = LoopMetrics.inferenceBounds.count
-    for (index, bound) in LoopMetrics.inferenceBounds.enumerated() where seconds <= bound {
-      bucket = index
-      break
-    }
+    let bucket = LoopMetrics.bucket(Double(inferenceNanoseconds) / 1e9, bounds: LoopMetrics.inferenceBounds)
     inferenceBuckets[bucket].wrappingIncrement(ordering: .relaxed)
     inferenceSumNanoseconds.wrappingIncrement(by: Int(inferenceNanoseconds), ordering: .relaxed)
   }
@@ -132,12 +129,7 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   }
 
   func recordAge(entity: Int, seconds: Int64) {
-    let age = Double(max(0, seconds))
-    var bucket = LoopMetrics.ageBounds.count
-    for (index, bound) in LoopMetrics.ageBounds.enumerated() where age <= bound {
-      bucket = index
-      break
-    }
+    let bucket = LoopMetrics.bucket(Double(max(0, seconds)), bounds: LoopMetrics.ageBounds)
     ageBuckets[entity * (LoopMetrics.ageBounds.count + 1) + bucket].wrappingIncrement(ordering: .relaxed)
     ageSumSeconds[entity].wrappingIncrement(by: Int(max(0, seconds)), ordering: .relaxed)
   }

@@ -23,6 +23,22 @@ struct MetricsRenderer {
     return text
   }
 
+  /// One histogram series: cumulative `_bucket` lines (the last is +Inf), `_sum` and `_count`.
+  /// `label` is `name="value"`, or empty.
+  private func histogram(
+    _ text: inout String, _ name: String, label: String, bounds: [Double], counts: [Int], sum: Double
+  ) {
+    let prefix = label.isEmpty ? "{" : "{\(label),"
+    var cumulative = 0
+    for (index, count) in counts.enumerated() {
+      cumulative += count
+      let bound = index < bounds.count ? format(bounds[index]) : "+Inf"
+      text += "featureserver_\(name)_bucket\(prefix)le=\"\(bound)\"} \(cumulative)\n"
+    }
+    let labels = label.isEmpty ? "" : "{\(label)}"
+    text += "featureserver_\(name)_sum\(labels) \(format(sum))\nfeatureserver_\(name)_count\(labels) \(cumulative)\n"
+  }
+
   private func header(_ text: inout String, _ name: String, _ type: String, _ help: String) {
     text += "# HELP featureserver_\(name) \(help)\n# TYPE featureserver_\(name) \(type)\n"
   }
@@ -43,20 +59,17 @@ struct MetricsRenderer {
     header(&text, "http_request_duration_seconds", "histogram", "Time from a request's dispatch to its answer.")
     let bucketCount = LoopMetrics.durationBounds.count + 1
     for route in Route.allCases where route != .other {
-      var cumulative = 0
-      for bucket in 0..<bucketCount {
-        cumulative += service.metrics.reduce(0) {
+      let counts = (0..<bucketCount).map { bucket in
+        service.metrics.reduce(0) {
           $0 + $1.durationBuckets[route.rawValue * bucketCount + bucket].load(ordering: .relaxed)
         }
-        let bound = bucket < LoopMetrics.durationBounds.count ? format(LoopMetrics.durationBounds[bucket]) : "+Inf"
-        text +=
-          "featureserver_http_request_duration_seconds_bucket{route=\"\(route.label)\",le=\"\(bound)\"} \(cumulative)\n"
       }
       let sumSeconds =
         Double(service.metrics.reduce(0) { $0 + $1.durationSumNanoseconds[route.rawValue].load(ordering: .relaxed) })
         / 1e9
-      text += "featureserver_http_request_duration_seconds_sum{route=\"\(route.label)\"} \(format(sumSeconds))\n"
-      text += "featureserver_http_request_duration_seconds_count{route=\"\(route.label)\"} \(cumulative)\n"
+      histogram(
+        &text, "http_request_duration_seconds", label: "route=\"\(route.label)\"", bounds: LoopMetrics.durationBounds,
+        counts: counts, sum: sumSeconds)
     }
   }
 
@@ -99,31 +112,22 @@ struct MetricsRenderer {
     header(&text, "redis_reconnects_total", "counter", "Redis connections re-established after a loss.")
     text += "featureserver_redis_reconnects_total \(statistics.reconnects)\n"
     header(&text, "redis_command_duration_seconds", "histogram", "Redis round-trip time per command.")
-    var cumulative = 0
-    for (index, count) in statistics.latencyBucketCounts.enumerated() {
-      cumulative += count
-      let bound = index < statistics.latencyBounds.count ? format(statistics.latencyBounds[index]) : "+Inf"
-      text += "featureserver_redis_command_duration_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
-    }
-    text += "featureserver_redis_command_duration_seconds_sum \(format(statistics.latencySumSeconds))\n"
-    text += "featureserver_redis_command_duration_seconds_count \(cumulative)\n"
+    histogram(
+      &text, "redis_command_duration_seconds", label: "", bounds: statistics.latencyBounds,
+      counts: statistics.latencyBucketCounts, sum: statistics.latencySumSeconds)
   }
 
   private func featureAge(_ text: inout String) {
     header(&text, "feature_age_seconds", "histogram", "Age of served feature rows (now minus event time), by entity.")
     let bucketCount = LoopMetrics.ageBounds.count + 1
     for (entityIndex, entity) in service.registry.entities.enumerated() {
-      var cumulative = 0
-      for bucket in 0..<bucketCount {
-        cumulative += service.metrics.reduce(0) {
-          $0 + $1.ageBuckets[entityIndex * bucketCount + bucket].load(ordering: .relaxed)
-        }
-        let bound = bucket < LoopMetrics.ageBounds.count ? format(LoopMetrics.ageBounds[bucket]) : "+Inf"
-        text += "featureserver_feature_age_seconds_bucket{entity=\"\(entity.name)\",le=\"\(bound)\"} \(cumulative)\n"
+      let counts = (0..<bucketCount).map { bucket in
+        service.metrics.reduce(0) { $0 + $1.ageBuckets[entityIndex * bucketCount + bucket].load(ordering: .relaxed) }
       }
       let total = service.metrics.reduce(0) { $0 + $1.ageSumSeconds[entityIndex].load(ordering: .relaxed) }
-      text += "featureserver_feature_age_seconds_sum{entity=\"\(entity.name)\"} \(total)\n"
-      text += "featureserver_feature_age_seconds_count{entity=\"\(entity.name)\"} \(cumulative)\n"
+      histogram(
+        &text, "feature_age_seconds", label: "entity=\"\(entity.name)\"", bounds: LoopMetrics.ageBounds, counts: counts,
+        sum: Double(total))
     }
   }
 
@@ -137,15 +141,12 @@ struct MetricsRenderer {
       text += "featureserver_predictions_total{outcome=\"\(outcome.label)\"} \(count)\n"
     }
     header(&text, "model_inference_seconds", "histogram", "Time to score one prediction with the model.")
-    var cumulative = 0
-    for bucket in 0...LoopMetrics.inferenceBounds.count {
-      cumulative += service.metrics.reduce(0) { $0 + $1.inferenceBuckets[bucket].load(ordering: .relaxed) }
-      let bound = bucket < LoopMetrics.inferenceBounds.count ? format(LoopMetrics.inferenceBounds[bucket]) : "+Inf"
-      text += "featureserver_model_inference_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
+    let counts = (0...LoopMetrics.inferenceBounds.count).map { bucket in
+      service.metrics.reduce(0) { $0 + $1.inferenceBuckets[bucket].load(ordering: .relaxed) }
     }
     let sum = Double(service.metrics.reduce(0) { $0 + $1.inferenceSumNanoseconds.load(ordering: .relaxed) }) / 1e9
-    text += "featureserver_model_inference_seconds_sum \(format(sum))\n"
-    text += "featureserver_model_inference_seconds_count \(cumulative)\n"
+    histogram(
+      &text, "model_inference_seconds", label: "", bounds: LoopMetrics.inferenceBounds, counts: counts, sum: sum)
     let current = models.current
     header(&text, "model_info", "gauge", "The model serving /predict; the value is always 1.")
     text +=

@@ -100,6 +100,31 @@ final class DriftTests: XCTestCase {
     XCTAssertEqual(DriftReport(tracker: tracker, now: start + 30 * second).samples, 1, "the reused slot was cleared")
   }
 
+  /// A broken reference file is refused naming the file and the problem.
+  func testBadReferenceFilesAreRefusedWithAReason() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("reference-\(getpid()).json")
+    defer { try? FileManager.default.removeItem(at: file) }
+    let cases: [(String, String)] = [
+      ("[1, 2]", "not a drift reference"),
+      (#"{"features": {}}"#, "no edges, proportions and missing_proportion for model input 'x'"),
+      (
+        #"{"features": {"x": {"edges": [2, 1], "proportions": [0.3, 0.3, 0.4], "missing_proportion": 0}}}"#,
+        "increasing edges"
+      ),
+      (#"{"features": {"x": {"edges": [1], "proportions": [1.0], "missing_proportion": 0}}}"#, "one more proportion"),
+      (#"{"features": {"x": {"edges": "1", "proportions": [1.0], "missing_proportion": 0}}}"#, "no edges"),
+    ]
+    for (json, expected) in cases {
+      try json.write(to: file, atomically: true, encoding: .utf8)
+      XCTAssertThrowsError(try DriftReference(path: file.path, inputNames: ["x"]), json) { error in
+        XCTAssertTrue("\(error)".contains(file.path) && "\(error)".contains(expected), "\(json): \(error)")
+      }
+    }
+    XCTAssertThrowsError(try DriftReference(path: "/nonexistent/r.json", inputNames: ["x"])) { error in
+      XCTAssertTrue("\(error)".contains("cannot read the drift reference"))
+    }
+  }
+
   func testBinsFollowTheEdges() {
     let feature = DriftReference.Feature(name: "x", edges: [1, 2, 3], proportions: [0.25, 0.25, 0.25, 0.25, 0])
     XCTAssertEqual([-5, 0.999, 1, 1.5, 2, 2.999, 3, 100, .nan].map(feature.bin), [0, 0, 1, 1, 2, 2, 3, 3, 4])

@@ -131,6 +131,8 @@ final class ServeCommandValidationTests: XCTestCase {
       (["serve", "--model", "/nonexistent/m.json"], [:], "--model: /nonexistent/m.json: cannot read the model file"),
       (["serve", "--model", unfitting], [:], "\(unfitting): model input 'f_a' is neither an on-demand feature"),
       (["serve", "--fraud-threshold", "1.5"], [:], "--fraud-threshold must be between 0 and 1"),
+      (["serve", "--drift-window=-1"], [:], "--drift-window must be 0 or more"),
+      (["serve", "--cache-refresh-ahead", "1"], [:], "--cache-refresh-ahead must be at least 0 and below 1"),
       (["serve"], ["FEATURESERVER_ADMIN_TOKEN": "short"], "--admin-token must be at least 16 characters"),
     ]
     for entry in cases {
