@@ -25,18 +25,34 @@ to_ms() {
     else printf "%s", v }'
 }
 
-# run_wrk LABEL ARGS...: runs wrk --latency and prints "LABEL rps p50_ms p99_ms non2xx".
+# cpu_ticks: prints "all steal": jiffies of every CPU state summed, and those stolen by the
+# hypervisor (time this VM was ready to run but another guest had the physical core).
+cpu_ticks() {
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat
+}
+
+# steal_percent BEFORE AFTER: the share of CPU time stolen between two cpu_ticks readings.
+steal_percent() {
+  echo "$1 $2" | awk '{ all = $3 - $1; printf "%.1f", all > 0 ? 100 * ($4 - $2) / all : 0 }'
+}
+
+# run_wrk LABEL ARGS...: runs wrk --latency and prints "LABEL rps p50_ms p99_ms non2xx steal%".
+# steal% is the CPU time the hypervisor took away during the run: on a shared VM the tail
+# latency follows it (a core taken away for milliseconds stalls whoever was on it).
 run_wrk() {
   local label=$1
   shift
-  local out
+  local out before
+  before=$(cpu_ticks)
   out=$(wrk --latency "$@" 2>&1)
+  local stolen
+  stolen=$(steal_percent "$before" "$(cpu_ticks)")
   local rps p50 p99 errors
   rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
   p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
   p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
   errors=$(echo "$out" | awk '/Non-2xx/ {print $5}')
-  echo "$label ${rps:-0} ${p50:-nan} ${p99:-nan} ${errors:-0}"
+  echo "$label ${rps:-0} ${p50:-nan} ${p99:-nan} ${errors:-0} $stolen"
 }
 
 # median: reads numbers, one per line, prints their median.

@@ -35,7 +35,7 @@ final class FeatureReader {
     }
     let command = RedisCommand("HGETALL", key)
     fetch(key, entity: entity) { finish in
-      self.redis.send(command) { finish($0) }
+      self.redis.send(viewing: command, completion: finish)
     } completion: {
       completion($0)
     }
@@ -45,8 +45,7 @@ final class FeatureReader {
   func read(many items: [(entity: EntityDefinition, id: String)], completion: @escaping ([ReadResult]) -> Void) {
     var results = [ReadResult?](repeating: nil, count: items.count)
     var pendingCount = 0
-    var commands: [RedisCommand] = []
-    var finishers: [(RedisResult) -> Void] = []
+    var commands: [(RedisCommand, (RedisReplyResult) -> Void)] = []
     var completed = false
     func itemDone() {
       pendingCount -= 1
@@ -64,18 +63,13 @@ final class FeatureReader {
       }
       pendingCount += 1
       fetch(key, entity: item.entity) { finish in
-        commands.append(RedisCommand("HGETALL", key))
-        finishers.append(finish)
+        commands.append((RedisCommand("HGETALL", key), finish))
       } completion: { result in
         results[position] = result
         itemDone()
       }
     }
-    if !commands.isEmpty {
-      redis.send(batch: commands) { replies in
-        for (finish, reply) in zip(finishers, replies) { finish(reply) }
-      }
-    }
+    if !commands.isEmpty { redis.send(viewingBatch: commands) }
     itemDone()
   }
 
@@ -100,7 +94,7 @@ final class FeatureReader {
     metrics.cacheRefreshes.wrappingIncrement(ordering: .relaxed)
     let command = RedisCommand("HGETALL", key)
     fetch(key, entity: entity, countsAsRead: false) { finish in
-      self.redis.send(command) { finish($0) }
+      self.redis.send(viewing: command, completion: finish)
     } completion: { _ in
     }
   }
@@ -109,7 +103,7 @@ final class FeatureReader {
   /// is called only for the first, with the function that ends the fetch.
   private func fetch(
     _ key: String, entity: EntityDefinition, countsAsRead: Bool = true,
-    send: (@escaping (RedisResult) -> Void) -> Void, completion: @escaping (ReadResult) -> Void
+    send: (@escaping (RedisReplyResult) -> Void) -> Void, completion: @escaping (ReadResult) -> Void
   ) {
     let deliver: (FeatureCache.FetchOutcome) -> Void = { outcome in
       switch outcome {
@@ -129,18 +123,19 @@ final class FeatureReader {
         }
       }
     }
-    let outcome: (RedisResult) -> FeatureCache.FetchOutcome = { result in
+    // Runs inside the reply callback: the view is decoded here and not kept.
+    let outcome: (RedisReplyResult) -> FeatureCache.FetchOutcome = { result in
       switch result {
-      case .success(.array(let fields)):
-        if let row = FeatureRow(hash: fields, entity: entity) {
+      case .success(let reply) where reply.kind == .array:
+        if let row = FeatureRow(hash: reply, entity: entity) {
           if row.decodeErrors > 0 {
             self.metrics.decodeErrors.wrappingIncrement(by: row.decodeErrors, ordering: .relaxed)
           }
           return .found(row)
         }
         return .missing
-      case .success(.error(let message)):
-        return .failed(.connectionLost("Redis refused HGETALL \(key): \(message)"))
+      case .success(let reply) where reply.kind == .error:
+        return .failed(.connectionLost("Redis refused HGETALL \(key): \(DecimalText.word(reply.bytes))"))
       case .success:
         return .failed(.connectionLost("unexpected reply to HGETALL \(key)"))
       case .failure(let error):

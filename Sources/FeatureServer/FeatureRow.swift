@@ -15,31 +15,36 @@ import RedisPool
   /// Decodes an HGETALL reply. An empty hash is a missing instance: nil.
   @_spi(Benchmarks) public init?(hash reply: [RedisValue], entity: EntityDefinition) {
     guard !reply.isEmpty else { return nil }
-    var values = [FeatureValue?](repeating: nil, count: entity.features.count)
-    var timestamp: Int64? = nil
-    var errors = 0
+    var decoder = HashDecoder(entity: entity)
     var index = 0
     while index + 1 < reply.count {
       defer { index += 2 }
-      guard let field = reply[index].text, let text = reply[index + 1].text else { continue }
-      if field == "_ts" {
-        timestamp = Int64(text) ?? Double(text).flatMap { $0.isFinite ? Int64($0) : nil }
-        if timestamp == nil { errors += 1 }
+      guard case .bulk(let field) = reply[index], case .bulk(let text) = reply[index + 1] else { continue }
+      field.withUnsafeBytes { field in text.withUnsafeBytes { text in decoder.add(field: field, value: text) } }
+    }
+    self = decoder.finish()
+  }
+
+  /// Decodes an HGETALL reply in place, inside the reply callback (no copy of the reply first).
+  init?(hash reply: RedisReplyView, entity: EntityDefinition) {
+    let count = reply.count
+    guard count > 0 else { return nil }
+    var decoder = HashDecoder(entity: entity)
+    var index = 0
+    while index + 1 < count {
+      defer { index += 2 }
+      guard let field = reply[index], let text = reply[index + 1], field.kind == .bulk, text.kind == .bulk else {
         continue
       }
-      guard let position = entity.featureIndex[field] else { continue }  // fields we do not serve
-      if let value = FeatureValue(text: text, as: entity.features[position].type) {
-        values[position] = value
-      } else {
-        errors += 1
-      }
+      decoder.add(field: field.bytes, value: text.bytes)
     }
-    for (position, feature) in entity.features.enumerated() where values[position] == nil {
-      values[position] = feature.defaultValue
-    }
+    self = decoder.finish()
+  }
+
+  init(values: [FeatureValue?], eventTimestamp: Int64?, decodeErrors: Int, entity: EntityDefinition) {
     self.values = values
-    eventTimestamp = timestamp
-    decodeErrors = errors
+    self.eventTimestamp = eventTimestamp
+    self.decodeErrors = decodeErrors
     renderedFeatures = FeatureRow.render(values, entity: entity, only: nil)
   }
 
@@ -51,11 +56,62 @@ import RedisPool
     let positions = only ?? Array(entity.features.indices)
     for (count, position) in positions.enumerated() {
       if count > 0 { output.append(UInt8(ascii: ",")) }
-      JSONWriter.appendString(entity.features[position].name, to: &output)
-      output.append(UInt8(ascii: ":"))
+      output.append(contentsOf: entity.features[position].jsonKey)
       JSONWriter.appendValue(values[position], to: &output)
     }
     output.append(UInt8(ascii: "}"))
     return output
+  }
+}
+
+/// Turns the field/value pairs of one hash into a row: fields are matched to features by their
+/// bytes (writers usually store them in registry order, so the next feature is tried first),
+/// values parsed by type; fields the registry does not know are skipped.
+private struct HashDecoder {
+  let entity: EntityDefinition
+  var values: [FeatureValue?]
+  var timestamp: Int64? = nil
+  var errors = 0
+  var expected = 0
+
+  init(entity: EntityDefinition) {
+    self.entity = entity
+    values = [FeatureValue?](repeating: nil, count: entity.features.count)
+  }
+
+  mutating func add(field: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    if field.count == 3 && field.elementsEqual("_ts".utf8) {
+      timestamp = DecimalText.int64(value) ?? DecimalText.double(value).flatMap { $0.isFinite ? Int64($0) : nil }
+      if timestamp == nil { errors += 1 }
+      return
+    }
+    guard let position = position(of: field) else { return }  // a field we do not serve
+    expected = position + 1
+    if let parsed = FeatureValue(utf8: value, as: entity.features[position].type) {
+      values[position] = parsed
+    } else {
+      errors += 1
+    }
+  }
+
+  private func position(of field: UnsafeRawBufferPointer) -> Int? {
+    let features = entity.features
+    if expected < features.count && Self.same(field, features[expected].nameUTF8) { return expected }
+    if features.count <= 32 {
+      return features.firstIndex { Self.same(field, $0.nameUTF8) }
+    }
+    return entity.featureIndex[String(decoding: field, as: UTF8.self)]
+  }
+
+  private static func same(_ field: UnsafeRawBufferPointer, _ name: [UInt8]) -> Bool {
+    field.count == name.count && field.elementsEqual(name)
+  }
+
+  func finish() -> FeatureRow {
+    var values = values
+    for (position, feature) in entity.features.enumerated() where values[position] == nil {
+      values[position] = feature.defaultValue
+    }
+    return FeatureRow(values: values, eventTimestamp: timestamp, decodeErrors: errors, entity: entity)
   }
 }

@@ -3,7 +3,19 @@
 enum JSONWriter {
   static func appendString(_ value: String, to output: inout [UInt8]) {
     output.append(UInt8(ascii: "\""))
-    for byte in value.utf8 {
+    var value = value
+    value.withUTF8 { bytes in
+      if bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        appendEscaped(bytes, to: &output)
+      } else {
+        output.append(contentsOf: bytes)  // the common case: nothing to escape
+      }
+    }
+    output.append(UInt8(ascii: "\""))
+  }
+
+  private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+    for byte in bytes {
       switch byte {
       case UInt8(ascii: "\""): output.append(contentsOf: [92, 34])
       case UInt8(ascii: "\\"): output.append(contentsOf: [92, 92])
@@ -16,7 +28,6 @@ enum JSONWriter {
       default: output.append(byte)
       }
     }
-    output.append(UInt8(ascii: "\""))
   }
 
   static func appendRaw(_ text: StaticString, to output: inout [UInt8]) {

@@ -12,17 +12,25 @@ public enum FeatureValue: Equatable, Sendable {
 
   /// Parses the text a writer stored in Redis (or a CSV cell) as `type`; nil when it does not fit.
   public init?(text: String, as type: FeatureType) {
+    var text = text
+    guard let value = text.withUTF8({ FeatureValue(utf8: UnsafeRawBufferPointer($0), as: type) }) else { return nil }
+    self = value
+  }
+
+  /// `init(text:as:)` on UTF-8 bytes, for the read path, which gets them straight from a Redis
+  /// reply: integers and plain decimals are parsed here without making a String first.
+  public init?(utf8 bytes: UnsafeRawBufferPointer, as type: FeatureType) {
     switch type {
     case .int64:
-      guard let value = Int64(text) else { return nil }
+      guard let value = DecimalText.int64(bytes) else { return nil }
       self = .int64(value)
     case .double:
-      guard let value = Double(text), value.isFinite else { return nil }
+      guard let value = DecimalText.double(bytes), value.isFinite else { return nil }
       self = .double(value)
     case .string:
-      self = .string(text)
+      self = .string(String(decoding: bytes, as: UTF8.self))
     case .bool:
-      switch text {
+      switch DecimalText.word(bytes) {
       case "true", "1", "True", "TRUE": self = .bool(true)
       case "false", "0", "False", "FALSE": self = .bool(false)
       default: return nil
@@ -47,6 +55,21 @@ public struct FeatureDefinition: Sendable, Equatable {
   public let type: FeatureType
   /// Served when the instance exists but lacks this field; nil serves `null`.
   public let defaultValue: FeatureValue?
+  /// The name's UTF-8 bytes, matched against Redis hash fields.
+  let nameUTF8: [UInt8]
+  /// `"name":` as JSON, rendered once.
+  let jsonKey: [UInt8]
+
+  init(name: String, type: FeatureType, defaultValue: FeatureValue?) {
+    self.name = name
+    self.type = type
+    self.defaultValue = defaultValue
+    nameUTF8 = Array(name.utf8)
+    var key: [UInt8] = []
+    JSONWriter.appendString(name, to: &key)
+    key.append(UInt8(ascii: ":"))
+    jsonKey = key
+  }
 }
 
 /// What an entity's ids may look like. Ids that break the rule get 400 before touching Redis.

@@ -13,6 +13,12 @@ struct RedisOptions: ParsableArguments {
   @Option(help: "Redis connections in total, spread over the loops.")
   var redisPoolSize = 50
 
+  @Option(
+    help:
+      "Most Redis commands one loop iteration pipelines on one connection (one write, one read) before it uses the next; 1 sends each on its own connection."
+  )
+  var redisCommandsPerWrite = 16
+
   @Option(help: "Seconds to connect and authenticate a Redis connection.")
   var redisConnectTimeout = 1.0
 
@@ -25,9 +31,16 @@ struct RedisOptions: ParsableArguments {
   @Option(help: "Longest reconnect delay in seconds.")
   var redisReconnectMaxDelay = 1.0
 
+  func validate() throws {
+    guard redisCommandsPerWrite >= 1 else {
+      throw ValidationError("--redis-commands-per-write must be at least 1, got \(redisCommandsPerWrite)")
+    }
+  }
+
   func configuration(url: String) throws -> RedisConfiguration {
     var configuration = try RedisConfiguration(url: url)
     configuration.poolSize = redisPoolSize
+    configuration.commandsPerWrite = redisCommandsPerWrite
     configuration.connectTimeout = redisConnectTimeout
     configuration.commandTimeout = redisCommandTimeout
     configuration.reconnectBaseDelay = redisReconnectBaseDelay

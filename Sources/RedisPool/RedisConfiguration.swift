@@ -28,6 +28,11 @@ public struct RedisConfiguration: Sendable, Equatable {
   public var reconnectBaseDelay: Double = 0.05
   /// ...up to this many seconds. Each delay is jittered down to half of it.
   public var reconnectMaxDelay: Double = 1
+  /// Most commands one loop iteration pipelines on one connection before it spreads to the next
+  /// idle one. The commands a batch of requests sends then leave in one write and come back in
+  /// one read (fewer system calls and wake-ups on both sides); 1 gives every command its own
+  /// connection.
+  public var commandsPerWrite = 16
   /// The name every connection gives itself (`CLIENT SETNAME`), shown by `CLIENT LIST`.
   public var clientName = "featureserver"
 
@@ -125,6 +130,9 @@ public struct RedisConfiguration: Sendable, Equatable {
   /// Checks the numeric settings.
   public func validate() throws {
     guard poolSize >= 1 else { throw RedisConfigurationError("pool size must be at least 1, got \(poolSize)") }
+    guard commandsPerWrite >= 1 else {
+      throw RedisConfigurationError("commands per write must be at least 1, got \(commandsPerWrite)")
+    }
     for (name, value) in [
       ("connect timeout", connectTimeout), ("command timeout", commandTimeout),
       ("reconnect base delay", reconnectBaseDelay), ("reconnect max delay", reconnectMaxDelay),

@@ -25,10 +25,23 @@ final class RedisConnection: EventHandler {
     case closed
   }
 
+  /// Who gets a reply: a copied-out value, or a view read inside the callback.
+  enum Completion {
+    case value((RedisResult) -> Void)
+    case view((RedisReplyResult) -> Void)
+
+    func fail(_ error: RedisError) {
+      switch self {
+      case .value(let completion): completion(.failure(error))
+      case .view(let completion): completion(.failure(error))
+      }
+    }
+  }
+
   private struct Pending {
     var deadline: UInt64
     var started: UInt64
-    var completion: (RedisResult) -> Void
+    var completion: Completion
   }
 
   let loop: EventLoop
@@ -68,6 +81,8 @@ final class RedisConnection: EventHandler {
 
   var isReady: Bool { state == .ready }
   var inFlight: Int { pending.count - pendingHead }
+  /// Ready, with commands queued in this loop iteration that leave at its end in one write.
+  var awaitsFlush: Bool { flushScheduled && state == .ready }
 
   // MARK: Connecting
 
@@ -191,18 +206,22 @@ final class RedisConnection: EventHandler {
   // MARK: Commands
 
   /// Sends a command if this connection is ready; otherwise fails it with `.unavailable`.
-  func send(_ command: RedisCommand, completion: @escaping (RedisResult) -> Void) {
+  func send(_ command: RedisCommand, completion: Completion) {
     guard state == .ready else {
       statistics.record(.unavailable)
-      completion(.failure(.unavailable))
+      completion.fail(.unavailable)
       return
     }
     enqueue(command, completion: completion)
   }
 
   private func enqueue(_ command: RedisCommand, completion: @escaping (RedisResult) -> Void) {
+    enqueue(command, completion: .value(completion))
+  }
+
+  private func enqueue(_ command: RedisCommand, completion: Completion) {
     guard let ac = context else {
-      completion(.failure(.unavailable))
+      completion.fail(.unavailable)
       return
     }
     let status = command.encoded.withUnsafeBufferPointer { bytes in
@@ -212,7 +231,7 @@ final class RedisConnection: EventHandler {
     }
     guard status == REDIS_OK else {
       statistics.record(.connectionLost)
-      completion(.failure(.connectionLost("hiredis refused the command (connection closing)")))
+      completion.fail(.connectionLost("hiredis refused the command (connection closing)"))
       return
     }
     let now = monotonicNanoseconds()
@@ -235,19 +254,23 @@ final class RedisConnection: EventHandler {
       pendingHead = 0
     }
     statistics.inFlight.wrappingDecrement(ordering: .relaxed)
-    let result: RedisResult
     if let reply {
-      let value = RedisValue(reply: reply)
       let now = monotonicNanoseconds()
       statistics.recordLatency(nanoseconds: now &- entry.started)
-      if case .error = value { statistics.record(.errorReply) } else { statistics.record(.ok) }
-      result = .success(value)
-    } else if teardownReason == .closed {
+      statistics.record(reply.pointee.type == REDIS_REPLY_ERROR ? .errorReply : .ok)
+      switch entry.completion {
+      case .value(let completion): completion(.success(RedisValue(reply: reply)))
+      case .view(let completion): completion(.success(RedisReplyView(reply)))
+      }
+      return
+    }
+    let error: RedisError
+    if teardownReason == .closed {
       statistics.record(.connectionLost)
-      result = .failure(.closed)
+      error = .closed
     } else if entry.deadline <= monotonicNanoseconds(), teardownReason == .timeout {
       statistics.record(.timeout)
-      result = .failure(.timeout)
+      error = .timeout
     } else {
       statistics.record(.connectionLost)
       let reason: String
@@ -256,9 +279,9 @@ final class RedisConnection: EventHandler {
       case .connectionLost(let text)?: reason = text
       default: reason = errorText ?? "connection closed"
       }
-      result = .failure(.connectionLost(reason))
+      error = .connectionLost(reason)
     }
-    entry.completion(result)
+    entry.completion.fail(error)
   }
 
   // MARK: Timeouts

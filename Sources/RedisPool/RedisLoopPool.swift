@@ -7,25 +7,55 @@ public final class RedisLoopPool {
   public let loop: EventLoop
   let connections: [RedisConnection]
   let statistics: RedisLoopStatistics
+  let commandsPerWrite: Int
+  /// The connection this loop iteration's commands go to, while it has room.
+  private var batchConnection: RedisConnection? = nil
 
-  init(loop: EventLoop, connections: [RedisConnection], statistics: RedisLoopStatistics) {
+  init(loop: EventLoop, connections: [RedisConnection], statistics: RedisLoopStatistics, commandsPerWrite: Int) {
     self.loop = loop
     self.connections = connections
     self.statistics = statistics
+    self.commandsPerWrite = commandsPerWrite
   }
 
   /// Connections on this loop that are ready for commands.
   public var liveConnections: Int { connections.reduce(0) { $0 + ($1.isReady ? 1 : 0) } }
 
-  /// Sends `command` on the ready connection with the fewest commands in flight (pipelining
-  /// behind them); with none ready it fails at once with `.unavailable`.
+  /// Sends `command` on the connection this loop iteration already writes to (while it holds
+  /// fewer than `commandsPerWrite` commands), else on the ready connection with the fewest
+  /// commands in flight; with none ready it fails at once with `.unavailable`.
   public func send(_ command: RedisCommand, completion: @escaping (RedisResult) -> Void) {
-    guard let connection = leastLoaded() else {
+    guard let connection = nextConnection() else {
       statistics.record(.unavailable)
       completion(.failure(.unavailable))
       return
     }
-    connection.send(command, completion: completion)
+    connection.send(command, completion: .value(completion))
+  }
+
+  /// Like `send(_:completion:)`, but the reply is handed over as a view into hiredis's memory,
+  /// valid only while `completion` runs: for hot paths that decode a reply without copying it.
+  public func send(viewing command: RedisCommand, completion: @escaping (RedisReplyResult) -> Void) {
+    guard let connection = nextConnection() else {
+      statistics.record(.unavailable)
+      completion(.failure(.unavailable))
+      return
+    }
+    connection.send(command, completion: .view(completion))
+  }
+
+  /// Sends several commands back to back on one connection (one round trip); each reply is
+  /// handed to its own completion as a view, in order, valid only while that completion runs.
+  public func send(viewingBatch commands: [(RedisCommand, (RedisReplyResult) -> Void)]) {
+    guard !commands.isEmpty else { return }
+    guard let connection = nextConnection() else {
+      for (_, completion) in commands {
+        statistics.record(.unavailable)
+        completion(.failure(.unavailable))
+      }
+      return
+    }
+    for (command, completion) in commands { connection.send(command, completion: .view(completion)) }
   }
 
   /// Sends several commands back to back on one connection (one round trip) and completes once,
@@ -35,15 +65,21 @@ public final class RedisLoopPool {
       completion([])
       return
     }
-    guard let connection = leastLoaded() else {
+    guard let connection = nextConnection() else {
       for _ in commands { statistics.record(.unavailable) }
       completion(Array(repeating: .failure(.unavailable), count: commands.count))
       return
     }
     let collector = BatchCollector(count: commands.count, completion: completion)
     for (index, command) in commands.enumerated() {
-      connection.send(command) { collector.set(index, $0) }
+      connection.send(command, completion: .value { collector.set(index, $0) })
     }
+  }
+
+  private func nextConnection() -> RedisConnection? {
+    if let current = batchConnection, current.awaitsFlush, current.inFlight < commandsPerWrite { return current }
+    batchConnection = leastLoaded()
+    return batchConnection
   }
 
   private func leastLoaded() -> RedisConnection? {

@@ -32,7 +32,10 @@ public final class RedisPool: @unchecked Sendable {
         return RedisConnection(
           loop: loop, configuration: configuration, statistics: loopStatistics, index: connectionIndex)
       }
-      pools.append(RedisLoopPool(loop: loop, connections: connections, statistics: loopStatistics))
+      pools.append(
+        RedisLoopPool(
+          loop: loop, connections: connections, statistics: loopStatistics,
+          commandsPerWrite: configuration.commandsPerWrite))
       allStatistics.append(loopStatistics)
     }
     loopPools = pools

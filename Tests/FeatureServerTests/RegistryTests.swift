@@ -97,4 +97,43 @@ final class RegistryTests: XCTestCase {
     XCTAssertEqual(FeatureValue(text: "1", as: .bool), .bool(true))
     XCTAssertNil(FeatureValue(text: "yes", as: .bool))
   }
+
+  /// The read path parses numbers from reply bytes itself; it must agree with `Int64(String)` and
+  /// `Double(String)` (bit for bit) on every input, plain decimals and the rest alike.
+  func testDecimalTextAgreesWithTheStandardLibrary() {
+    var inputs = [
+      "", "-", "+", ".", "-.", "0", "-0", "+0", "00", "007", "1.", ".5", "-.5", "1.5.2", "1e5", "1E-3", "-2.5e+10",
+      "0x1p3", "inf", "-inf", "nan", "infinity", " 1", "1 ", "1,5", "12a", "9223372036854775807",
+      "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "123456789012345", "1234567890123456",
+      "0.000000000000000000001", "0.1", "0.2", "0.3", "33.31", "14.31", "0.00651", "12.44", "1.7976931348623157e308",
+      "4.9e-324", "99999999999999999999", "3.14159265358979323846", "٣", "1_000",
+    ]
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<20_000 {
+      let integerDigits = Int.random(in: 1...12, using: &generator)
+      let fractionDigits = Int.random(in: 0...10, using: &generator)
+      var text = Bool.random(using: &generator) ? "-" : ""
+      for _ in 0..<integerDigits { text += String(Int.random(in: 0...9, using: &generator)) }
+      if fractionDigits > 0 || Int.random(in: 0...9, using: &generator) == 0 { text += "." }
+      for _ in 0..<fractionDigits { text += String(Int.random(in: 0...9, using: &generator)) }
+      inputs.append(text)
+    }
+    for text in inputs {
+      var copy = text
+      copy.withUTF8 { bytes in
+        let raw = UnsafeRawBufferPointer(bytes)
+        XCTAssertEqual(DecimalText.int64(raw), Int64(text), "int64 of '\(text)'")
+        XCTAssertEqual(DecimalText.double(raw)?.bitPattern, Double(text)?.bitPattern, "double of '\(text)'")
+      }
+    }
+  }
+
+  /// Rendering uses each feature's JSON key, escaped once at load.
+  func testFeatureKeysAreRenderedAsEscapedJSON() {
+    let feature = FeatureDefinition(name: "a\"b\\c\u{1}", type: .int64, defaultValue: nil)
+    XCTAssertEqual(String(decoding: feature.jsonKey, as: UTF8.self), #""a\"b\\c\u0001":"#)
+    var output: [UInt8] = []
+    JSONWriter.appendString("plain ascii ü", to: &output)
+    XCTAssertEqual(String(decoding: output, as: UTF8.self), "\"plain ascii ü\"")
+  }
 }

@@ -134,6 +134,7 @@ final class ServeCommandValidationTests: XCTestCase {
       (["serve", "--drift-window=-1"], [:], "--drift-window must be 0 or more"),
       (["serve", "--cache-refresh-ahead", "1"], [:], "--cache-refresh-ahead must be at least 0 and below 1"),
       (["serve"], ["FEATURESERVER_ADMIN_TOKEN": "short"], "--admin-token must be at least 16 characters"),
+      (["serve"], ["FEATURESERVER_REDIS_COMMANDS_PER_WRITE": "0"], "--redis-commands-per-write must be at least 1"),
     ]
     for entry in cases {
       let process = Process()

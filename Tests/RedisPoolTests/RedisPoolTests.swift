@@ -154,6 +154,106 @@ final class RedisPoolTests: XCTestCase {
     XCTAssertEqual(try batch[2].get(), .array([.bulk(Array("mcc".utf8)), .bulk(Array("5411".utf8))]))
   }
 
+  /// Commands sent in one loop iteration share a connection (up to `commandsPerWrite`), so they
+  /// leave in one write and Redis reads them in one go; with 1 each takes its own connection.
+  func testCommandsOfOneLoopIterationShareAWrite() throws {
+    let redis = try RedisServerProcess()
+    let idle = [Int](repeating: 0, count: 9)
+    for (perWrite, expectedLoads) in [
+      (16, [10] + idle + [0, 0]), (4, [4, 4, 2] + idle), (1, [Int](repeating: 1, count: 10) + [0, 0]),
+    ] {
+      // 24 connections over 2 loops: 12 on the loop that sends.
+      let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 24) { $0.commandsPerWrite = perWrite }
+      XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 24 })
+      let readsBefore = try totalReadsProcessed(redis)
+      let loop = group.loops[0]
+      let loads = Collected<[Int]>()
+      let replies = Collected<String>()
+      let done = expectation(description: "10 replies")
+      done.expectedFulfillmentCount = 10
+      loop.execute {
+        let loopPool = pool.on(loop)
+        for index in 0..<10 {
+          if index % 2 == 0 {
+            loopPool.send(RedisCommand("ECHO", "v\(index)")) { result in
+              if case .success(.bulk(let bytes)) = result { replies.append(String(decoding: bytes, as: UTF8.self)) }
+              done.fulfill()
+            }
+          } else {
+            loopPool.send(viewing: RedisCommand("ECHO", "v\(index)")) { result in
+              if case .success(let view) = result, view.kind == .bulk {
+                replies.append(String(decoding: view.bytes, as: UTF8.self))
+              }
+              done.fulfill()
+            }
+          }
+        }
+        loads.append(loopPool.connections.map(\.inFlight).sorted(by: >))
+      }
+      wait(for: [done], timeout: 5)
+      XCTAssertEqual(loads.values, [expectedLoads], "commands per write \(perWrite)")
+      XCTAssertEqual(Set(replies.values), Set((0..<10).map { "v\($0)" }))
+      // Redis counts its socket reads: one write (plus the INFO below) against ten.
+      let reads = try totalReadsProcessed(redis) - readsBefore
+      if perWrite == 16 { XCTAssertLessThanOrEqual(reads, 3) }
+      if perWrite == 1 { XCTAssertGreaterThanOrEqual(reads, 10) }
+      closeAndWait(pool)
+    }
+  }
+
+  func totalReadsProcessed(_ redis: RedisServerProcess) throws -> Int {
+    let info = try redis.cli(["INFO", "stats"])
+    let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("total_reads_processed:") }
+    return Int(line?.split(separator: ":").last ?? "") ?? -1
+  }
+
+  /// The view API hands each batch reply to its own completion, in order, read in place.
+  func testViewingBatchHandsEachReplyInOrder() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2)
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    try redis.cli(["HSET", "fs:customer:1", "age", "41"])
+    let loop = group.loops[0]
+    let seen = Collected<String>()
+    let done = expectation(description: "batch")
+    done.expectedFulfillmentCount = 3
+    loop.execute {
+      func describe(_ result: RedisReplyResult) -> String {
+        switch result {
+        case .success(let view) where view.kind == .array:
+          return (0..<view.count).compactMap { view[$0].map { String(decoding: $0.bytes, as: UTF8.self) } }
+            .joined(separator: ",")
+        case .success(let view): return "\(view.kind) \(String(decoding: view.bytes, as: UTF8.self))"
+        case .failure(let error): return "\(error)"
+        }
+      }
+      pool.on(loop).send(viewingBatch: [
+        (
+          RedisCommand("HGETALL", "fs:customer:1"),
+          {
+            seen.append("1:" + describe($0)); done.fulfill()
+          }
+        ),
+        (
+          RedisCommand("HGETALL", "fs:account:404"),
+          {
+            seen.append("2:" + describe($0)); done.fulfill()
+          }
+        ),
+        (
+          RedisCommand("INCR", "fs:customer:1"),
+          {
+            seen.append("3:" + describe($0)); done.fulfill()
+          }
+        ),
+      ])
+    }
+    wait(for: [done], timeout: 5)
+    XCTAssertEqual(
+      seen.values, ["1:age,41", "2:", "3:error WRONGTYPE Operation against a key holding the wrong kind of value"])
+  }
+
   func testACLUserAuthenticatesAndAWrongPasswordNeverComesUp() throws {
     let redis = try RedisServerProcess(extraArguments: [
       "--user", "default", "off", "--user", "scorer", "on", ">s3cret", "~*", "&*", "+@all",

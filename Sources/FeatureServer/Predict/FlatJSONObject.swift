@@ -144,8 +144,8 @@ struct FlatJSONObject {
         }
         return .number(Double(buffer[start] == UInt8(ascii: "-") ? -value : value), isInteger: true)
       }
-      let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<position]), as: UTF8.self)
-      guard let number = Double(text) else { throw SyntaxError(message: "bad number", offset: start) }
+      let text = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[start..<position]))
+      guard let number = DecimalText.double(text) else { throw SyntaxError(message: "bad number", offset: start) }
       return .number(number, isInteger: isInteger)
     }
 
