@@ -24,13 +24,6 @@ work=$(mktemp -d)
 trap stack_cleanup EXIT
 stack_setup
 
-cat >"$work/random.lua" <<'LUA'
-math.randomseed(os.time())
-request = function()
-  return wrk.format("GET", "/features/customer/" .. math.random(1, 5000))
-end
-LUA
-
 start_ours featureserver-cache --cache-ttl 5
 start_ours featureserver-nocache --cache-ttl 0
 names=(featureserver-cache featureserver-nocache)
@@ -42,14 +35,14 @@ fi
 for name in "${names[@]}"; do  # check the answers, then warm up
   body=$(curl -s "http://127.0.0.1:${ports[$name]}/features/customer/42")
   case "$body" in *'"status":"PRESENT"'*) ;; *) echo "$name answered: $body" >&2; exit 1 ;; esac
-  wrk -t1 -c"$CONNECTIONS" -d3s -s "$work/random.lua" "http://127.0.0.1:${ports[$name]}" >/dev/null
+  wrk -t1 -c"$CONNECTIONS" -d3s -s bench/lua/features.lua "http://127.0.0.1:${ports[$name]}" >/dev/null
 done
 
 echo "# bench/features.sh $(date -u +%FT%TZ) $(nproc) cores, featureserver threads=$THREADS, uvicorn workers=$WORKERS, wrk -t1 -c$CONNECTIONS -d$DURATION"
 : >"$work/results"
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${names[@]}"; do
-    run_wrk "$name" -t1 -c"$CONNECTIONS" -d"$DURATION" -s "$work/random.lua" "http://127.0.0.1:${ports[$name]}" |
+    run_wrk "$name" -t1 -c"$CONNECTIONS" -d"$DURATION" -s bench/lua/features.lua "http://127.0.0.1:${ports[$name]}" |
       tee -a "$work/results"
   done
 done

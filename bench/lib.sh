@@ -33,7 +33,7 @@ cpu_ticks() {
 
 # steal_percent BEFORE AFTER: the share of CPU time stolen between two cpu_ticks readings.
 steal_percent() {
-  echo "$1 $2" | awk '{ all = $3 - $1; printf "%.1f", all > 0 ? 100 * ($4 - $2) / all : 0 }'
+  echo "$1 $2" | awk '{ all = $3 - $1; printf "%.1f", (all > 0 ? 100 * ($4 - $2) / all : 0) }'
 }
 
 # run_wrk LABEL ARGS...: runs wrk --latency and prints "LABEL rps p50_ms p99_ms non2xx steal%".

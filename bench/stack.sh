@@ -2,7 +2,7 @@
 # the bundled data, featureserver instances and FastAPI reference instances on top of it.
 # Source after bench/lib.sh; it defines functions and uses $work, $THREADS, $WORKERS.
 #   stack_setup               builds featureserver, makes the reference venv, starts Redis
-#   start_ours NAME ARGS...   featureserver serve ARGS...; sets ports[NAME]
+#   start_ours NAME ARGS...   featureserver serve ARGS... (BINARY=path for another build); sets ports[NAME]
 #   start_reference NAME TTL  the FastAPI app with 2 workers; sets ports[NAME]
 #   summarize NAMES...        median table of $work/results
 declare -A ports
@@ -36,7 +36,7 @@ start_ours() {
   local name=$1 port
   shift
   port=$(free_port)
-  .build/release/featureserver serve --bind 127.0.0.1 --port "$port" --threads "$THREADS" \
+  "${BINARY:-.build/release/featureserver}" serve --bind 127.0.0.1 --port "$port" --threads "$THREADS" \
     --redis-url "redis://127.0.0.1:$redis_port" "$@" >"$work/$name.out" 2>"$work/$name.log" &
   pids+=($!)
   wait_for_port "$port"
