@@ -62,9 +62,4 @@ enum DecimalText {
     }
     return Double(String(decoding: bytes, as: UTF8.self))
   }
-
-  /// The bytes as a String (short words stay inline, without allocating).
-  static func word(_ bytes: UnsafeRawBufferPointer) -> String {
-    String(decoding: bytes, as: UTF8.self)
-  }
 }

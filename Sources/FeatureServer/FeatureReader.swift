@@ -135,7 +135,7 @@ final class FeatureReader {
         }
         return .missing
       case .success(let reply) where reply.kind == .error:
-        return .failed(.connectionLost("Redis refused HGETALL \(key): \(DecimalText.word(reply.bytes))"))
+        return .failed(.connectionLost("Redis refused HGETALL \(key): \(String(decoding: reply.bytes, as: UTF8.self))"))
       case .success:
         return .failed(.connectionLost("unexpected reply to HGETALL \(key)"))
       case .failure(let error):

@@ -30,7 +30,7 @@ public enum FeatureValue: Equatable, Sendable {
     case .string:
       self = .string(String(decoding: bytes, as: UTF8.self))
     case .bool:
-      switch DecimalText.word(bytes) {
+      switch String(decoding: bytes, as: UTF8.self) {  // short words stay inline: no allocation
       case "true", "1", "True", "TRUE": self = .bool(true)
       case "false", "0", "False", "FALSE": self = .bool(false)
       default: return nil

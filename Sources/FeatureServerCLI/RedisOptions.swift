@@ -15,7 +15,7 @@ struct RedisOptions: ParsableArguments {
 
   @Option(
     help:
-      "Most Redis commands one loop iteration pipelines on one connection (one write, one read) before it uses the next; 1 sends each on its own connection."
+      "Redis commands one loop iteration sends share a connection (one write, one read) while it has fewer than this many in flight; 1 sends each on its own idle connection."
   )
   var redisCommandsPerWrite = 16
 

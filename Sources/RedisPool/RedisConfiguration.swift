@@ -28,10 +28,10 @@ public struct RedisConfiguration: Sendable, Equatable {
   public var reconnectBaseDelay: Double = 0.05
   /// ...up to this many seconds. Each delay is jittered down to half of it.
   public var reconnectMaxDelay: Double = 1
-  /// Most commands one loop iteration pipelines on one connection before it spreads to the next
-  /// idle one. The commands a batch of requests sends then leave in one write and come back in
-  /// one read (fewer system calls and wake-ups on both sides); 1 gives every command its own
-  /// connection.
+  /// The commands one loop iteration sends share one connection while it has fewer than this
+  /// many in flight; then the next goes to the least loaded one. Shared, they leave in one write
+  /// and come back in one read (fewer system calls and wake-ups on both sides); 1 gives every
+  /// command its own connection when one is idle.
   public var commandsPerWrite = 16
   /// The name every connection gives itself (`CLIENT SETNAME`), shown by `CLIENT LIST`.
   public var clientName = "featureserver"
