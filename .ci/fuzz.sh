@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 swift build --scratch-path .build-fuzz --product http-parser-fuzz \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
 corpus=$(mktemp -d)
 cp Tests/fuzz-corpus/http/* "$corpus"/
 log=$(mktemp)
