@@ -22,29 +22,30 @@ final class LoadGenTests: XCTestCase {
     return try LoadRunner(scenario: scenario, options: options).run()
   }
 
-  /// 2 % of requests held 20 ms: p50 stays fast, p99 and p99.9 land on 20 ms within
+  /// 2 % of requests held 40 ms: p50 stays fast, p99 and p99.9 land on 40 ms within
   /// HdrHistogram's precision plus the loopback round trip.
   func testPercentilesLandOnTheInjectedDelay() throws {
-    let server = try LatencyServer(every: 50, delayMilliseconds: 20)
+    let server = try LatencyServer(every: 50, delayMilliseconds: 40)
     defer { server.stop() }
     let result = try run(scenario("/sometimes"), port: server.port, users: 8, seconds: 3)
     let total = result.statistics.total
     XCTAssertGreaterThan(total.requests, 2000)
     XCTAssertEqual(total.failures, 0)
-    XCTAssertLessThan(total.medianMilliseconds, 2, "98 % are answered at once")
-    // p99 is the middle of the held 2 %: 20 ms plus a loopback round trip. p99.9 is their slow
-    // tail, which a busy machine stretches by a few milliseconds. The bounds leave room for a
-    // CI machine running other jobs on the same 2 cores (p97 once measured 5.1 ms there).
+    XCTAssertLessThan(total.medianMilliseconds, 5, "98 % are answered at once")
+    // p99 is the middle of the held 2 %: 40 ms plus a loopback round trip. p99.9 is their slow
+    // tail. The delay is large and the upper bounds loose because a shared 2-core VM stalls for
+    // 10-20 ms at a time when its host is busy (BENCHMARKS.md, steal time): p97 once measured
+    // 5.1 ms on CI against an earlier bound of 5 ms with a 20 ms delay.
     let p99 = total.milliseconds(atPercentile: 99)
-    XCTAssertGreaterThanOrEqual(p99, 20 * 0.999)
-    XCTAssertLessThan(p99, 24)
+    XCTAssertGreaterThanOrEqual(p99, 40 * 0.999)
+    XCTAssertLessThan(p99, 50)
     let p999 = total.milliseconds(atPercentile: 99.9)
-    XCTAssertGreaterThanOrEqual(p999, 20 * 0.999)
-    XCTAssertLessThan(p999, 35)
-    XCTAssertLessThan(total.milliseconds(atPercentile: 97), 10, "only the held 2 % are slow")
+    XCTAssertGreaterThanOrEqual(p999, 40 * 0.999)
+    XCTAssertLessThan(p999, 80)
+    XCTAssertLessThan(total.milliseconds(atPercentile: 97), 20, "only the held 2 % are slow")
     // Every second had a point; each second's p99 also sees the delay.
     XCTAssertGreaterThanOrEqual(result.history.count, 2)
-    XCTAssertGreaterThanOrEqual(result.history[1].intervalP99, 19.9)
+    XCTAssertGreaterThanOrEqual(result.history[1].intervalP99, 39.9)
   }
 
   /// Recorded values come back within HdrHistogram's 3 significant digits, in milliseconds with
