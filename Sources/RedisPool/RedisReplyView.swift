@@ -46,9 +46,6 @@ public struct RedisReplyView {
     guard index >= 0, index < count, let element = node.pointee.element[index] else { return nil }
     return RedisReplyView(element)
   }
-
-  /// The reply copied out as a `RedisValue`, which may be kept.
-  public var value: RedisValue { RedisValue(reply: node) }
 }
 
 /// A reply to read in place, or why there is none.
