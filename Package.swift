@@ -12,6 +12,8 @@ let package = Package(
     .executable(name: "micro-bench", targets: ["MicroBench"]),
     .executable(name: "loadgen", targets: ["LoadGenCLI"]),
     .library(name: "LoadGen", targets: ["LoadGen"]),
+    .library(name: "Reactor", targets: ["Reactor"]),
+    .library(name: "Codecs", targets: ["Codecs"]),
     .library(name: "HTTPCore", targets: ["HTTPCore"]),
     .library(name: "RedisPool", targets: ["RedisPool"]),
     .library(name: "FeatureServer", targets: ["FeatureServer"]),
@@ -30,33 +32,40 @@ let package = Package(
       name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
     .systemLibrary(
       name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
-    .target(name: "HTTPCore", dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]),
+    .target(name: "Codecs"),
+    .target(name: "Reactor", dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]),
+    .target(
+      name: "HTTPCore", dependencies: ["Reactor", "Codecs", "CLinux", .product(name: "Logging", package: "swift-log")]),
     .target(
       name: "RedisPool",
       dependencies: [
-        "HTTPCore", "CHiredis", .product(name: "Atomics", package: "swift-atomics"),
+        "Reactor", "Codecs", "CHiredis", .product(name: "Atomics", package: "swift-atomics"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .target(
       name: "FeatureServer",
       dependencies: [
-        "HTTPCore", "RedisPool", "Yams", .product(name: "Atomics", package: "swift-atomics"),
+        "Reactor", "Codecs", "HTTPCore", "RedisPool", "Yams", .product(name: "Atomics", package: "swift-atomics"),
       ]),
     .executableTarget(
       name: "FeatureServerCLI",
       dependencies: [
-        "HTTPCore", "RedisPool", "FeatureServer",
+        "Reactor", "Codecs", "HTTPCore", "RedisPool", "FeatureServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .target(
       name: "LoadGen",
-      dependencies: ["HTTPCore", "Yams", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+      dependencies: [
+        "Reactor", "Codecs", "HTTPCore", "Yams", .product(name: "Histogram", package: "hdrhistogram-swift"),
+      ]),
     .executableTarget(
       name: "LoadGenCLI",
-      dependencies: ["LoadGen", "HTTPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .executableTarget(name: "HTTPBenchServer", dependencies: ["HTTPCore"]),
-    .executableTarget(name: "RedisPoolBench", dependencies: ["HTTPCore", "RedisPool"]),
+      dependencies: [
+        "LoadGen", "Reactor", "Codecs", "HTTPCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "HTTPBenchServer", dependencies: ["Reactor", "Codecs", "HTTPCore"]),
+    .executableTarget(name: "RedisPoolBench", dependencies: ["Reactor", "RedisPool"]),
     .executableTarget(
       name: "MicroBench",
       dependencies: ["FeatureServer", "RedisPool", .product(name: "Prometheus", package: "swift-prometheus")]),
@@ -64,19 +73,24 @@ let package = Package(
     .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore", "CFuzzerDriver"]),
     .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
-      name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"],
+      name: "ReactorTests", dependencies: ["Reactor", "TestSupport"], swiftSettings: [.swiftLanguageMode(.v5)]),
+    .testTarget(
+      name: "HTTPCoreTests", dependencies: ["Reactor", "Codecs", "HTTPCore", "TestSupport"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
-      name: "FeatureServerTests", dependencies: ["FeatureServer", "HTTPCore", "RedisPool", "TestSupport"],
+      name: "FeatureServerTests",
+      dependencies: ["FeatureServer", "Reactor", "Codecs", "HTTPCore", "RedisPool", "TestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
       name: "LoadGenTests",
-      dependencies: ["LoadGen", "HTTPCore", "TestSupport", .product(name: "Atomics", package: "swift-atomics")],
+      dependencies: [
+        "LoadGen", "Reactor", "HTTPCore", "TestSupport", .product(name: "Atomics", package: "swift-atomics"),
+      ],
       exclude: ["Fixtures"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
-      name: "RedisPoolTests", dependencies: ["RedisPool", "HTTPCore", "TestSupport"],
+      name: "RedisPoolTests", dependencies: ["RedisPool", "Reactor", "TestSupport"],
       swiftSettings: [.swiftLanguageMode(.v5)]),
   ]
 )

@@ -1,4 +1,5 @@
 import HTTPCore
+import Reactor
 import RedisPool
 
 /// What a read of one instance gave.

@@ -1,4 +1,5 @@
 import HTTPCore
+import Reactor
 import RedisPool
 
 /// Settings of the feature routes. Each has a flag.

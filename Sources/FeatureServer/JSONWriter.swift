@@ -1,33 +1,10 @@
+import Codecs
+
 /// Appends JSON tokens to a byte buffer: the hot paths render responses with it instead of
 /// Foundation's encoders.
 enum JSONWriter {
   static func appendString(_ value: String, to output: inout [UInt8]) {
-    output.append(UInt8(ascii: "\""))
-    var value = value
-    value.withUTF8 { bytes in
-      if bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-        appendEscaped(bytes, to: &output)
-      } else {
-        output.append(contentsOf: bytes)  // the common case: nothing to escape
-      }
-    }
-    output.append(UInt8(ascii: "\""))
-  }
-
-  private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
-    for byte in bytes {
-      switch byte {
-      case UInt8(ascii: "\""): output.append(contentsOf: [92, 34])
-      case UInt8(ascii: "\\"): output.append(contentsOf: [92, 92])
-      case 0x0A: output.append(contentsOf: [92, UInt8(ascii: "n")])
-      case 0x0D: output.append(contentsOf: [92, UInt8(ascii: "r")])
-      case 0x09: output.append(contentsOf: [92, UInt8(ascii: "t")])
-      case 0..<0x20:
-        let hex = Array("0123456789abcdef".utf8)
-        output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
-      default: output.append(byte)
-      }
-    }
+    JSONText.appendString(value, to: &output)
   }
 
   static func appendRaw(_ text: StaticString, to output: inout [UInt8]) {

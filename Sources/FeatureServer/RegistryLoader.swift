@@ -1,3 +1,4 @@
+import Codecs
 import Foundation
 import Yams
 
@@ -68,7 +69,7 @@ public enum RegistryLoader {
     let idRule = try self.idRule(idNode, context)
     guard let maxAgeNode = map["max_age"] else { throw context.error(node, "entity '\(name)' has no 'max_age'") }
     let maxAgeText = try context.string(maxAgeNode, "max_age", parent: node)
-    guard let maxAge = Duration.seconds(maxAgeText) else {
+    guard let maxAge = DurationText.seconds(maxAgeText) else {
       throw context.error(maxAgeNode, "max_age '\(maxAgeText)' is not a duration like 90s, 10m, 24h or 7d")
     }
     guard let featuresNode = map["features"], let list = featuresNode.sequence, !list.isEmpty else {
@@ -180,19 +181,5 @@ public enum RegistryLoader {
         }
       }
     }
-  }
-}
-
-/// Durations written as `90s`, `10m`, `24h`, `7d` (or plain seconds).
-enum Duration {
-  static func seconds(_ text: String) -> Double? {
-    guard let last = text.last else { return nil }
-    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-    if let unit = units[last] {
-      guard let value = Double(text.dropLast()), value > 0, value.isFinite else { return nil }
-      return value * unit
-    }
-    guard let value = Double(text), value > 0, value.isFinite else { return nil }
-    return value
   }
 }

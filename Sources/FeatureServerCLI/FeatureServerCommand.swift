@@ -1,5 +1,6 @@
 import ArgumentParser
 import HTTPCore
+import Reactor
 
 /// The `featureserver` executable.
 @main

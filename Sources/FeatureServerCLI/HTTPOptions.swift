@@ -1,5 +1,6 @@
 import ArgumentParser
 import HTTPCore
+import Reactor
 
 /// The HTTP server's flags: listening, threads and every request limit.
 struct HTTPOptions: ParsableArguments {

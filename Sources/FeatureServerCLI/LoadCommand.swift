@@ -2,6 +2,7 @@ import ArgumentParser
 import FeatureServer
 import Foundation
 import HTTPCore
+import Reactor
 import RedisPool
 
 /// `featureserver load`: writes CSV or JSON-lines feature rows into Redis.

@@ -3,6 +3,7 @@ import FeatureServer
 import Foundation
 import HTTPCore
 import Logging
+import Reactor
 import RedisPool
 
 /// `featureserver serve`: runs the feature server until SIGTERM or SIGINT, then drains.

@@ -7,7 +7,9 @@
 //   GET  /health          200
 // Usage: http-bench-server [--port N] [--host H] [--threads N] [--max-connections N]
 //        [--header-read-timeout S] [--idle-timeout S] [--drain-timeout S] [--max-body-bytes N]
+import Codecs
 import HTTPCore
+import Reactor
 
 #if canImport(Glibc)
   import Glibc

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTPCore
+import Reactor
 
 /// How a load run is shaped. Times are seconds.
 public struct LoadOptions: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPCore
+import Reactor
 
 /// One loop's share of a run: its users (closed loop) or its connections and schedule (open
 /// loop), and what it measured. Touched only on its loop's thread.

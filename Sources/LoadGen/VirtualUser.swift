@@ -1,4 +1,5 @@
 import HTTPCore
+import Reactor
 
 /// One simulated user: one keep-alive connection, a loop of weighted tasks with waits between
 /// them (closed loop), or a connection the open-loop scheduler hands requests to.

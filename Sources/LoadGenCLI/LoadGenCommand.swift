@@ -1,7 +1,9 @@
 import ArgumentParser
+import Codecs
 import Foundation
 import HTTPCore
 import LoadGen
+import Reactor
 
 /// `loadgen`: a Locust-style load generator that asserts latency SLOs.
 @main
@@ -86,10 +88,8 @@ struct LoadGenCommand: ParsableCommand {
       throw ValidationError("--stop-timeout must be 0 or more and --request-timeout more than 0")
     }
     if let rate, rate <= 0 { throw ValidationError("--rate must be more than 0") }
-    do {
-      _ = try Duration.seconds(parsing: runTime)
-    } catch {
-      throw ValidationError("\(error)")
+    guard DurationText.seconds(runTime) != nil else {
+      throw ValidationError("--run-time '\(runTime)': expected e.g. 30s, 5m, 1h or 1h30m")
     }
   }
 
@@ -102,7 +102,8 @@ struct LoadGenCommand: ParsableCommand {
       parsedThresholds = try thresholds.map { try Threshold(parsing: $0) }
       loaded = scenario == "fraud" ? .fraud : try Scenario.load(path: scenario)
       target = try Target(url: host)
-      seconds = try Duration.seconds(parsing: runTime)
+      guard let parsed = DurationText.seconds(runTime) else { throw ScenarioError("--run-time '\(runTime)'") }
+      seconds = parsed
     } catch let error as ScenarioError {
       throw ValidationError(error.description)
     }
@@ -170,49 +171,10 @@ struct Target {
     }
     port = components.port ?? 80
     hostHeader = components.port.map { "\(host):\($0)" } ?? host
-    address = try Target.resolve(host)
-  }
-
-  static func resolve(_ host: String) throws -> String {
-    var hints = addrinfo()
-    hints.ai_family = AF_INET
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var results: UnsafeMutablePointer<addrinfo>? = nil
-    guard getaddrinfo(host, nil, &hints, &results) == 0, let first = results else {
-      throw ScenarioError("cannot resolve host '\(host)'")
+    do {
+      address = try HostResolution.numericAddress(of: host, preferIPv4: true)
+    } catch {
+      throw ScenarioError("--host: \(error)")
     }
-    defer { freeaddrinfo(results) }
-    var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-    guard
-      getnameinfo(
-        first.pointee.ai_addr, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST)
-        == 0
-    else { throw ScenarioError("cannot resolve host '\(host)'") }
-    return String(cString: buffer)
-  }
-}
-
-extension Duration {
-  /// "30s", "5m", "1h", "1h30m", "90" (seconds).
-  static func seconds(parsing text: String) throws -> Double {
-    if let plain = Double(text), plain > 0 { return plain }
-    var total = 0.0
-    var number = ""
-    for character in text {
-      if character.isNumber || character == "." {
-        number.append(character)
-        continue
-      }
-      guard let value = Double(number) else { throw ScenarioError("--run-time '\(text)': expected e.g. 30s, 5m, 1h") }
-      switch character {
-      case "s": total += value
-      case "m": total += value * 60
-      case "h": total += value * 3600
-      default: throw ScenarioError("--run-time '\(text)': unknown unit '\(character)' (s, m, h)")
-      }
-      number = ""
-    }
-    guard number.isEmpty, total > 0 else { throw ScenarioError("--run-time '\(text)': expected e.g. 30s, 5m, 1h") }
-    return total
   }
 }

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
+import Codecs
+import Reactor
 
 /// Where Redis is and how to talk to it: parsed from a URL, with pool size, timeouts and
 /// reconnect backoff. Every field has a CLI flag.
@@ -40,80 +39,141 @@ public struct RedisConfiguration: Sendable, Equatable {
     self.endpoint = endpoint
   }
 
-  /// Parses `redis://[user:password@]host[:port][/db]` or `unix:///path/to.sock[?db=N]`.
-  /// A host name is resolved here, once (hiredis would resolve it synchronously on every connect).
+  /// Parses `redis://[[user]:password@]host[:port][/db]` or
+  /// `unix://[[user]:password@]/path/to.sock[?db=N]`. User and password are percent-decoded. A
+  /// host name is resolved here, once (hiredis would resolve it synchronously on every connect).
+  /// Errors quote the URL with its password masked.
   public init(url: String) throws {
+    let shown = RedisConfiguration.redacting(url)
+    func failure(_ reason: String) -> RedisConfigurationError { RedisConfigurationError("\(reason) in \(shown)") }
+    let isUnix: Bool
+    var rest: Substring
     if url.hasPrefix("unix://") {
-      var rest = String(url.dropFirst("unix://".count))
-      var database = 0
+      isUnix = true
+      rest = url.dropFirst("unix://".count)
+    } else if url.hasPrefix("redis://") {
+      isUnix = false
+      rest = url.dropFirst("redis://".count)
+    } else {
+      throw RedisConfigurationError("expected redis://host:port/db or unix:///path, got '\(shown)'")
+    }
+    var username: String? = nil
+    var password: String? = nil
+    if let at = RedisConfiguration.credentialsEnd(rest, isUnix: isUnix) {
+      let credentials = rest[..<at]
+      rest = rest[rest.index(after: at)...]
+      let userPart: Substring
+      let passwordPart: Substring?
+      if let colon = credentials.firstIndex(of: ":") {
+        userPart = credentials[..<colon]
+        passwordPart = credentials[credentials.index(after: colon)...]
+      } else {
+        userPart = credentials
+        passwordPart = nil
+      }
+      guard let user = PercentDecoding.decode(userPart) else {
+        throw failure("malformed percent-escape in the user name")
+      }
+      if let passwordPart {
+        guard let decoded = PercentDecoding.decode(passwordPart) else {
+          throw failure("malformed percent-escape in the password")
+        }
+        password = decoded
+        username = user.isEmpty ? nil : user
+      } else {
+        // `redis://secret@host`: a lone credential is the password (the default user's).
+        password = user
+      }
+    }
+    var database = 0
+    if isUnix {
+      var path = rest
       if let question = rest.firstIndex(of: "?") {
-        let query = rest[rest.index(after: question)...]
-        rest = String(rest[..<question])
-        for pair in query.split(separator: "&") {
+        path = rest[..<question]
+        for pair in rest[rest.index(after: question)...].split(separator: "&") {
           let parts = pair.split(separator: "=", maxSplits: 1)
-          guard parts.count == 2, parts[0] == "db", let value = Int(parts[1]), value >= 0 else {
-            throw RedisConfigurationError("unsupported query '\(pair)' in \(url) (only db=N)")
+          guard parts.count == 2, parts[0] == "db" else { throw failure("unsupported query '\(pair)' (only db=N)") }
+          guard let value = Int(parts[1]), (0...RedisConfiguration.maxDatabase).contains(value) else {
+            throw failure("db must be 0...\(RedisConfiguration.maxDatabase), got '\(parts[1])'")
           }
           database = value
         }
       }
-      guard rest.hasPrefix("/") else { throw RedisConfigurationError("unix socket path must be absolute: \(url)") }
-      self.init(endpoint: .unix(path: rest))
-      self.database = database
-      return
-    }
-    guard url.hasPrefix("redis://") else {
-      throw RedisConfigurationError("expected redis://host:port/db or unix:///path, got '\(url)'")
-    }
-    var rest = Substring(url.dropFirst("redis://".count))
-    var username: String? = nil
-    var password: String? = nil
-    if let at = rest.lastIndex(of: "@") {
-      let credentials = rest[..<at]
-      rest = rest[rest.index(after: at)...]
-      if let colon = credentials.firstIndex(of: ":") {
-        let user = String(credentials[..<colon])
-        username = user.isEmpty ? nil : RedisConfiguration.percentDecoded(user)
-        password = RedisConfiguration.percentDecoded(String(credentials[credentials.index(after: colon)...]))
-      } else {
-        password = RedisConfiguration.percentDecoded(String(credentials))
-      }
-    }
-    var database = 0
-    if let slash = rest.firstIndex(of: "/") {
-      let path = rest[rest.index(after: slash)...]
-      rest = rest[..<slash]
-      if !path.isEmpty {
-        guard let value = Int(path), value >= 0 else {
-          throw RedisConfigurationError("database must be a number, got '\(path)' in \(url)")
+      guard path.hasPrefix("/") else { throw failure("the unix socket path must be absolute") }
+      self.init(endpoint: .unix(path: String(path)))
+    } else {
+      var hostPort = rest
+      if let slash = rest.firstIndex(of: "/") {
+        hostPort = rest[..<slash]
+        let path = rest[rest.index(after: slash)...]
+        if !path.isEmpty {
+          guard let value = Int(path), (0...RedisConfiguration.maxDatabase).contains(value) else {
+            throw failure("database must be 0...\(RedisConfiguration.maxDatabase), got '\(path)'")
+          }
+          database = value
         }
-        database = value
       }
+      let (host, port) = try RedisConfiguration.hostAndPort(hostPort, defaultPort: 6379, describe: failure)
+      let address: String
+      do {
+        address = try HostResolution.numericAddress(of: host)
+      } catch {
+        throw RedisConfigurationError("\(error) (\(shown))")
+      }
+      self.init(endpoint: .tcp(host: address, port: port))
     }
-    var host = String(rest)
-    var port = 6379
-    if host.hasPrefix("[") {  // [::1]:6379
-      guard let close = host.firstIndex(of: "]") else { throw RedisConfigurationError("unclosed [ in \(url)") }
-      let after = host[host.index(after: close)...]
-      if after.hasPrefix(":") {
-        guard let value = Int(after.dropFirst()), (1...65535).contains(value) else {
-          throw RedisConfigurationError("bad port in \(url)")
-        }
-        port = value
-      }
-      host = String(host[host.index(after: host.startIndex)..<close])
-    } else if let colon = host.lastIndex(of: ":") {
-      guard let value = Int(host[host.index(after: colon)...]), (1...65535).contains(value) else {
-        throw RedisConfigurationError("bad port in \(url)")
-      }
-      port = value
-      host = String(host[..<colon])
-    }
-    guard !host.isEmpty else { throw RedisConfigurationError("no host in \(url)") }
-    self.init(endpoint: .tcp(host: try RedisConfiguration.resolve(host), port: port))
     self.username = username
     self.password = password
     self.database = database
+  }
+
+  /// The highest database number Redis accepts by default (`databases 16`); larger values are
+  /// refused here rather than by SELECT on every connect.
+  static let maxDatabase = 15
+
+  /// `host[:port]` or `[v6]:port`.
+  static func hostAndPort(
+    _ text: Substring, defaultPort: Int, describe failure: (String) -> RedisConfigurationError
+  ) throws -> (host: String, port: Int) {
+    var host = text
+    var port = defaultPort
+    if host.hasPrefix("[") {
+      guard let close = host.firstIndex(of: "]") else { throw failure("unclosed [") }
+      let after = host[host.index(after: close)...]
+      if !after.isEmpty {
+        guard after.hasPrefix(":"), let value = Int(after.dropFirst()), (1...65535).contains(value) else {
+          throw failure("bad port")
+        }
+        port = value
+      }
+      host = host[host.index(after: host.startIndex)..<close]
+    } else if let colon = host.lastIndex(of: ":") {
+      guard let value = Int(host[host.index(after: colon)...]), (1...65535).contains(value) else {
+        throw failure("bad port")
+      }
+      port = value
+      host = host[..<colon]
+    }
+    guard !host.isEmpty else { throw failure("no host") }
+    return (String(host), port)
+  }
+
+  /// The '@' that ends the user information: for redis:// the last one (passwords in the wild
+  /// hold unencoded '/' and '@'; a database number never does), for unix:// one before the path.
+  static func credentialsEnd(_ rest: Substring, isUnix: Bool) -> Substring.Index? {
+    if isUnix { return rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)].lastIndex(of: "@") }
+    return rest.lastIndex(of: "@")
+  }
+
+  /// `url` with its password masked, for error messages and logs.
+  public static func redacting(_ url: String) -> String {
+    let isUnix = url.hasPrefix("unix://")
+    guard isUnix || url.hasPrefix("redis://") else { return url }
+    let rest = url.dropFirst(isUnix ? "unix://".count : "redis://".count)
+    guard let at = credentialsEnd(rest, isUnix: isUnix) else { return url }
+    let credentials = rest[..<at]
+    let keep = credentials.firstIndex(of: ":").map { credentials.index(after: $0) } ?? credentials.startIndex
+    return String(url[..<keep]) + "***" + String(url[at...])
   }
 
   /// A URL for this configuration without the password (for logs).
@@ -142,44 +202,6 @@ public struct RedisConfiguration: Sendable, Equatable {
     guard reconnectMaxDelay >= reconnectBaseDelay else {
       throw RedisConfigurationError("reconnect max delay must be at least the base delay")
     }
-  }
-
-  static func resolve(_ host: String) throws -> String {
-    var probe = in6_addr()
-    if inet_pton(AF_INET, host, &probe) == 1 || inet_pton(AF_INET6, host, &probe) == 1 { return host }
-    var hints = addrinfo()
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var result: UnsafeMutablePointer<addrinfo>? = nil
-    let status = getaddrinfo(host, nil, &hints, &result)
-    guard status == 0, let first = result else {
-      throw RedisConfigurationError("cannot resolve Redis host '\(host)': \(String(cString: gai_strerror(status)))")
-    }
-    defer { freeaddrinfo(result) }
-    var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-    if first.pointee.ai_family == AF_INET {
-      var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-      inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count))
-    } else {
-      var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
-      inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-    }
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-  }
-
-  static func percentDecoded(_ text: String) -> String {
-    guard text.contains("%") else { return text }
-    var bytes: [UInt8] = []
-    var iterator = text.utf8.makeIterator()
-    while let byte = iterator.next() {
-      if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-        let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-      {
-        bytes.append(value)
-      } else {
-        bytes.append(byte)
-      }
-    }
-    return String(decoding: bytes, as: UTF8.self)
   }
 }
 

@@ -1,6 +1,6 @@
 import CHiredis
-import HTTPCore
 import Logging
+import Reactor
 
 #if canImport(Glibc)
   import Glibc

@@ -1,4 +1,4 @@
-import HTTPCore
+import Reactor
 
 /// The share of the pool's connections that lives on one loop. Everything here runs on that
 /// loop's thread: a request handler on the loop sends commands here and gets its reply in a

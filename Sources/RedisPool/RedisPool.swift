@@ -1,4 +1,4 @@
-import HTTPCore
+import Reactor
 import Synchronization
 
 /// A fixed pool of hiredis connections (50 by default) spread evenly over the loops of an

@@ -3,7 +3,7 @@
 //   redis-pool-bench --url redis://127.0.0.1:6379 --command "GET key" [--in-flight 50]
 //                    [--pool-size 50] [--threads 1] [--seconds 10]
 // Output (one line): ops_per_second p50_ms p99_ms errors
-import HTTPCore
+import Reactor
 import RedisPool
 import Synchronization
 

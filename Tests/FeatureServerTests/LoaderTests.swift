@@ -1,5 +1,6 @@
 import Foundation
 import HTTPCore
+import Reactor
 import RedisPool
 import TestSupport
 import XCTest

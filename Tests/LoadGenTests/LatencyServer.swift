@@ -1,6 +1,7 @@
 import Atomics
 import Foundation
 import HTTPCore
+import Reactor
 import XCTest
 
 /// A server on its own loop whose answers are delayed on purpose: `/fast`; `/sometimes` holds

@@ -1,5 +1,5 @@
 import Foundation
-import HTTPCore
+import Reactor
 import TestSupport
 import XCTest
 

@@ -1,4 +1,5 @@
 import HTTPCore
+import Reactor
 
 extension FeatureService {
   /// The drift report of the serving model, or nil when drift is off for it.

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import HTTPCore
 import Logging
+import Reactor
 
 /// A model ready to serve: the evaluator, its input plan against the registry and its identity.
 public final class LoadedModel: Sendable {

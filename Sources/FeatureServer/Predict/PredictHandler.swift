@@ -1,4 +1,5 @@
 import HTTPCore
+import Reactor
 import RedisPool
 
 #if canImport(Glibc)

@@ -1,3 +1,6 @@
+import Codecs
+import Reactor
+
 /// A request for `HTTPClientConnection`.
 public struct HTTPClientRequest: Sendable {
   public var method: HTTPMethod
@@ -25,7 +28,7 @@ public struct HTTPClientRequest: Sendable {
     if !headers.contains("host") {
       output.append(contentsOf: "Host: \(host)\r\n".utf8)
     }
-    for field in headers where !equalsIgnoringASCIICase(field.name, "content-length") {
+    for field in headers where !ASCII.equalsIgnoringCase(field.name, "content-length") {
       output.append(contentsOf: "\(field.name): \(field.value)\r\n".utf8)
     }
     if !body.isEmpty || method == .post || method == .put || method == .patch {

@@ -1,3 +1,5 @@
+import Codecs
+
 /// An incremental HTTP/1.1 response parser for the client: status line, fields, and a body
 /// framed by Content-Length, chunked coding, or the end of the connection.
 struct ResponseParser {
@@ -164,7 +166,7 @@ struct ResponseParser {
       while valueEnd > valueStart && (line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09) { valueEnd -= 1 }
       let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
       let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
-      if Self.equalsIgnoringCase(name, "content-length") {
+      if ASCII.equalsIgnoringCase(name, "content-length") {
         var length = 0
         guard !value.isEmpty, value.count <= 18 else { return nil }
         for digit in value {
@@ -172,7 +174,7 @@ struct ResponseParser {
           length = length * 10 + Int(digit - 48)
         }
         if case .chunked = framing {} else { framing = .length(length) }
-      } else if Self.equalsIgnoringCase(name, "transfer-encoding"),
+      } else if ASCII.equalsIgnoringCase(name, "transfer-encoding"),
         String(decoding: value, as: UTF8.self).lowercased().hasSuffix("chunked")
       {
         framing = .chunked
@@ -180,13 +182,5 @@ struct ResponseParser {
       response.headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
     return isStatusLine ? nil : framing
-  }
-
-  private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-    guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-    for index in 0..<bytes.count where bytes[index] | 0x20 != lowercase.utf8Start[index] {
-      if bytes[index] != lowercase.utf8Start[index] { return false }
-    }
-    return true
   }
 }

@@ -26,17 +26,6 @@ enum ByteClass {
     for byte in 0x21...0x7E { table[byte] = true }
     return table
   }()
-
-  /// The value of a hexadecimal digit, or -1.
-  @inline(__always)
-  static func hexValue(_ byte: UInt8) -> Int {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a") + 10)
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A") + 10)
-    default: -1
-    }
-  }
 }
 
 extension UInt8 {

@@ -1,3 +1,5 @@
+import Codecs
+
 /// An incremental decoder for the chunked transfer coding (RFC 9112 §7.1).
 ///
 /// Feed it whatever bytes have arrived; it appends decoded data to a body and says how much it
@@ -49,7 +51,7 @@ struct ChunkedDecoder {
       let byte = base[index]
       switch state {
       case .size:
-        let digit = ByteClass.hexValue(byte)
+        let digit = ASCII.hexValue(byte)
         if digit >= 0 {
           sizeDigits += 1
           lineBytes += 1

@@ -1,3 +1,5 @@
+import Codecs
+
 /// One parsed HTTP request, as a handler sees it.
 public struct HTTPRequest: Sendable {
   public var method: HTTPMethod
@@ -67,33 +69,4 @@ public struct PathParameters: Sendable {
   }
 
   public var count: Int { items.count }
-}
-
-/// RFC 3986 percent-decoding.
-public enum PercentDecoding {
-  /// Decodes `%XX` escapes (and `+` when asked). Returns nil for a malformed escape or for bytes
-  /// that are not UTF-8.
-  public static func decode<S: StringProtocol>(_ text: S, plusAsSpace: Bool = false) -> String? {
-    let utf8 = text.utf8
-    if !utf8.contains(UInt8(ascii: "%")) && !(plusAsSpace && utf8.contains(UInt8(ascii: "+"))) {
-      return String(text)
-    }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(utf8.count)
-    var iterator = utf8.makeIterator()
-    while let byte = iterator.next() {
-      if byte == UInt8(ascii: "%") {
-        guard let high = iterator.next(), let low = iterator.next() else { return nil }
-        let h = ByteClass.hexValue(high)
-        let l = ByteClass.hexValue(low)
-        guard h >= 0, l >= 0 else { return nil }
-        bytes.append(UInt8(h << 4 | l))
-      } else if plusAsSpace && byte == UInt8(ascii: "+") {
-        bytes.append(.space)
-      } else {
-        bytes.append(byte)
-      }
-    }
-    return String(validating: bytes, as: UTF8.self)
-  }
 }

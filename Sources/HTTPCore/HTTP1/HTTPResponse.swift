@@ -1,3 +1,5 @@
+import Codecs
+
 /// A response a handler gives. Content-Length, Date and Connection are set by the server.
 public struct HTTPResponse: Sendable {
   public var status: HTTPStatus
@@ -23,27 +25,5 @@ public struct HTTPResponse: Sendable {
     JSONText.appendString(message, to: &body)
     body += "}"
     return HTTPResponse(status: status, contentType: "application/json", body: body)
-  }
-}
-
-/// Minimal JSON string escaping for the bodies HTTPCore writes itself.
-public enum JSONText {
-  /// Appends `value` as a quoted JSON string.
-  public static func appendString(_ value: String, to output: inout String) {
-    output += "\""
-    for scalar in value.unicodeScalars {
-      switch scalar {
-      case "\"": output += "\\\""
-      case "\\": output += "\\\\"
-      case "\n": output += "\\n"
-      case "\r": output += "\\r"
-      case "\t": output += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: output.unicodeScalars.append(scalar)
-      }
-    }
-    output += "\""
   }
 }

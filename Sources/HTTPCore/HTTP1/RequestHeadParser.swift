@@ -1,3 +1,5 @@
+import Codecs
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -276,15 +278,8 @@ enum RequestHeadParser {
   /// ASCII case-insensitive comparison of a range with a lowercase literal.
   @inline(__always)
   static func matches(_ base: UnsafePointer<UInt8>, _ range: ParsedHead.Range, _ lowercase: StaticString) -> Bool {
-    let length = range.end - range.start
-    guard length == lowercase.utf8CodeUnitCount else { return false }
-    let literal = lowercase.utf8Start
-    for offset in 0..<length {
-      var byte = base[range.start + offset]
-      if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-      if byte != literal[offset] { return false }
-    }
-    return true
+    ASCII.equalsIgnoringCase(
+      UnsafeRawBufferPointer(start: base + range.start, count: range.end - range.start), lowercase)
   }
 
   /// Calls `body` with each non-empty element of a comma-separated list, trimmed of OWS.

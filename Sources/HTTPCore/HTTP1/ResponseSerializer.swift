@@ -1,3 +1,5 @@
+import Codecs
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -47,8 +49,8 @@ enum ResponseSerializer {
     output.append(contentsOf: "\r\n".utf8)
     for field in headers.fields {
       // The server owns framing and connection management.
-      if equalsIgnoringASCIICase(field.name, "content-length") || equalsIgnoringASCIICase(field.name, "connection")
-        || equalsIgnoringASCIICase(field.name, "transfer-encoding") || equalsIgnoringASCIICase(field.name, "date")
+      if ASCII.equalsIgnoringCase(field.name, "content-length") || ASCII.equalsIgnoringCase(field.name, "connection")
+        || ASCII.equalsIgnoringCase(field.name, "transfer-encoding") || ASCII.equalsIgnoringCase(field.name, "date")
       {
         continue
       }

@@ -1,3 +1,5 @@
+import Codecs
+
 /// Handles one request: answer through the responder now or later (after a Redis reply, a
 /// timer...), exactly once, on the responder's loop or from any thread.
 public typealias HTTPHandler = @Sendable (HTTPRequest, HTTPResponder) -> Void

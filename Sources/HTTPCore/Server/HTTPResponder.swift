@@ -1,3 +1,5 @@
+import Reactor
+
 /// Answers one request, exactly once. Call `respond` from the request's loop (the usual case, e.g.
 /// in a Redis reply callback) or from any other thread (it hops to the loop).
 ///

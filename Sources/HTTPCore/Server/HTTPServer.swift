@@ -1,5 +1,6 @@
 import CLinux
 import Logging
+import Reactor
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import CLinux
+import Reactor
 
 #if canImport(Glibc)
   import Glibc

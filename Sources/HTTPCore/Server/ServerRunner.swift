@@ -1,3 +1,5 @@
+import Reactor
+
 #if canImport(Glibc)
   import Glibc
 #endif

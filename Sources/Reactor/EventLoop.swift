@@ -206,7 +206,7 @@ public final class EventLoop: @unchecked Sendable {
       let count = epoll_wait(epollFD, eventBuffer, Int32(eventCapacity), -1)
       if count < 0 {
         if errno == EINTR { continue }
-        httpLogger.critical("epoll_wait failed; the loop stops", metadata: ["error": "\(SystemError("epoll_wait"))"])
+        reactorLogger.critical("epoll_wait failed; the loop stops", metadata: ["error": "\(SystemError("epoll_wait"))"])
         break
       }
       now = monotonicNanoseconds()

@@ -49,15 +49,15 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
 }
 
 /// The text of a NUL-terminated C buffer.
-func cString(_ buffer: [CChar]) -> String {
+public func cString(_ buffer: [CChar]) -> String {
   let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
   return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Thin wrappers over the socket system calls HTTPCore uses.
-enum Socket {
+public enum Socket {
   /// Creates a non-blocking listening TCP socket.
-  static func listen(
+  public static func listen(
     on address: SocketAddress, backlog: Int32, reusePort: Bool
   ) throws -> Int32 {
     let fd = socket(address.family, CL_SOCK_STREAM | CL_SOCK_NONBLOCK | CL_SOCK_CLOEXEC, 0)
@@ -79,7 +79,7 @@ enum Socket {
   }
 
   /// The port a socket is bound to (to learn the port picked for port 0).
-  static func localPort(_ fd: Int32) -> Int {
+  public static func localPort(_ fd: Int32) -> Int {
     var storage = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
     _ = withUnsafeMutablePointer(to: &storage) {
@@ -94,7 +94,7 @@ enum Socket {
   }
 
   /// Starts a non-blocking connect. Returns the fd; completion is signalled by writability.
-  static func startConnect(to address: SocketAddress) throws -> Int32 {
+  public static func startConnect(to address: SocketAddress) throws -> Int32 {
     let fd = socket(address.family, CL_SOCK_STREAM | CL_SOCK_NONBLOCK | CL_SOCK_CLOEXEC, 0)
     guard fd >= 0 else { throw SystemError("socket") }
     var storage = address.storage
@@ -111,14 +111,14 @@ enum Socket {
   }
 
   /// The pending error of a socket (after a non-blocking connect), or 0.
-  static func pendingError(_ fd: Int32) -> Int32 {
+  public static func pendingError(_ fd: Int32) -> Int32 {
     var value: Int32 = 0
     var length = socklen_t(MemoryLayout<Int32>.size)
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length)
     return value
   }
 
-  static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws {
+  public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws {
     var value = value
     guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
       throw SystemError("setsockopt(\(name))")

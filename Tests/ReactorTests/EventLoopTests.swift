@@ -1,6 +1,6 @@
 import XCTest
 
-@testable import HTTPCore
+@testable import Reactor
 
 #if canImport(Glibc)
   import Glibc

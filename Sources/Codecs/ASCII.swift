@@ -1,0 +1,49 @@
+/// ASCII byte tests and case-insensitive comparisons, the one home for them: HTTP field names,
+/// transfer codings, auth schemes and URL schemes are all compared ASCII case-insensitively
+/// (RFC 9110 §5.1), never with Unicode case folding.
+public enum ASCII {
+  /// The value of a hexadecimal digit, or -1.
+  @inline(__always)
+  public static func hexValue(_ byte: UInt8) -> Int {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a") + 10)
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A") + 10)
+    default: -1
+    }
+  }
+
+  /// `byte` lowered if it is an ASCII capital letter; any other byte as it is.
+  @inline(__always)
+  public static func lowercased(_ byte: UInt8) -> UInt8 {
+    byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+  }
+
+  /// True when `bytes` equal `lowercase` (a literal written in lower case) ignoring ASCII case.
+  /// Only letters fold: `\r` never matches `-`, `@` never matches `` ` ``.
+  @inline(__always)
+  public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+    guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+    let literal = lowercase.utf8Start
+    for offset in 0..<bytes.count where lowercased(bytes[offset]) != literal[offset] { return false }
+    return true
+  }
+
+  /// True when `a` and `b` are equal ignoring ASCII case (letters only), without allocating.
+  public static func equalsIgnoringCase<A: StringProtocol, B: StringProtocol>(_ a: A, _ b: B) -> Bool {
+    let left = a.utf8
+    let right = b.utf8
+    guard left.count == right.count else { return false }
+    for (x, y) in zip(left, right) where lowercased(x) != lowercased(y) { return false }
+    return true
+  }
+
+  /// True when `text` starts with `prefix` ignoring ASCII case.
+  public static func hasPrefixIgnoringCase<A: StringProtocol, B: StringProtocol>(_ text: A, _ prefix: B) -> Bool {
+    let bytes = text.utf8
+    let start = prefix.utf8
+    guard bytes.count >= start.count else { return false }
+    for (x, y) in zip(bytes, start) where lowercased(x) != lowercased(y) { return false }
+    return true
+  }
+}
