@@ -1,3 +1,4 @@
+import Reactor
 import RedisPool
 
 /// Settings of the in-process cache. Each has a flag.
@@ -67,10 +68,10 @@ public struct CacheConfiguration: Sendable {
   }
 
   @_spi(Benchmarks) public init(configuration: CacheConfiguration, capacity: Int, metrics: LoopMetrics) {
-    ttl = UInt64(configuration.ttl * 1e9)
-    negativeTTL = UInt64(configuration.negativeTTL * 1e9)
-    staleWindow = UInt64(configuration.staleIfError * 1e9)
-    refreshWindow = UInt64(max(0, min(1, configuration.refreshAhead)) * configuration.ttl * 1e9)
+    ttl = nanoseconds(fromSeconds: configuration.ttl)
+    negativeTTL = nanoseconds(fromSeconds: configuration.negativeTTL)
+    staleWindow = nanoseconds(fromSeconds: configuration.staleIfError)
+    refreshWindow = nanoseconds(fromSeconds: max(0, min(1, configuration.refreshAhead)) * configuration.ttl)
     self.capacity = max(1, capacity)
     self.metrics = metrics
     index.reserveCapacity(min(self.capacity, 65536))

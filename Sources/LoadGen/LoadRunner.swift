@@ -83,7 +83,7 @@ public final class LoadRunner: @unchecked Sendable {
     }
     let startedAt = Date().timeIntervalSince1970
     let start = monotonicNanoseconds()
-    let runNanoseconds = UInt64(options.runTime * 1e9)
+    let runNanoseconds = nanoseconds(fromSeconds: options.runTime)
     var history: [HistoryPoint] = []
     var previousRequests = 0
     var previousFailures = 0
@@ -130,7 +130,7 @@ public final class LoadRunner: @unchecked Sendable {
     }
     // Stop starting work; let requests in flight finish up to the stop timeout.
     for state in states { state.loop.execute { state.stop() } }
-    let drainDeadline = monotonicNanoseconds() + UInt64(options.stopTimeout * 1e9)
+    let drainDeadline = monotonicNanoseconds() + nanoseconds(fromSeconds: options.stopTimeout)
     while monotonicNanoseconds() < drainDeadline && inFlight() > 0 { usleep(2_000) }
     for state in states { state.loop.execute { state.closeAll() } }
     let duration = Double(monotonicNanoseconds() &- start) / 1e9

@@ -1,4 +1,5 @@
 import Foundation
+import Reactor
 import Yams
 
 /// How long a user waits between two of its tasks, as Locust's `wait_time` functions.
@@ -12,8 +13,8 @@ public enum WaitTime: Sendable, Equatable {
   /// Nanoseconds to wait after a task that took `elapsed` nanoseconds.
   func nanoseconds(after elapsed: UInt64, random: inout FastRandom) -> UInt64 {
     switch self {
-    case .between(let low, let high): UInt64(max(0, (low + random.unit() * (high - low)) * 1e9))
-    case .constant(let seconds): UInt64(max(0, seconds * 1e9))
+    case .between(let low, let high): Reactor.nanoseconds(fromSeconds: low + random.unit() * (high - low))
+    case .constant(let seconds): Reactor.nanoseconds(fromSeconds: seconds)
     case .constantThroughput(let rate):
       rate > 0 ? UInt64(max(0, 1e9 / rate - Double(elapsed))) : 0
     }

@@ -27,10 +27,19 @@ public enum EventMask {
 ///
 /// Registrations are level-triggered (hiredis needs that, and it keeps every handler simple).
 /// Each registration carries an id next to its fd in the epoll data word, so an event for a
-/// closed fd that a later accept reused within the same batch is recognised and dropped.
+/// closed fd that a later accept reused within the same batch is recognised and dropped; and,
+/// as ae does after each callback, an event is masked with the interest still registered, so a
+/// handler that stopped reading earlier in the batch is not handed a stale readable event.
+///
+/// One pass of the loop: wait for events (not at all when work is queued for the next pass),
+/// handle them, run the work deferred to the end of the batch, then the work queued for the next
+/// pass. Handlers that have more to do than they should do at once (a connection with many
+/// pipelined requests) queue the rest for the next pass, so every other ready fd is served in
+/// between: no single peer holds the loop for longer than its per-pass share.
 public final class EventLoop: @unchecked Sendable {
   private struct Registration {
     var id: UInt32 = 0
+    var events: UInt32 = 0
     var handler: EventHandler? = nil
   }
 
@@ -47,8 +56,12 @@ public final class EventLoop: @unchecked Sendable {
   private var armedDeadline: UInt64 = 0
   private let inbox = Mutex<[@Sendable () -> Void]>([])
   private var endOfBatch: [() -> Void] = []
+  private var nextPass: [() -> Void] = []
+  /// The work `nextPass` held when this pass began (swapped, so neither array reallocates).
+  private var duePass: [() -> Void] = []
   private let threadID = Atomic<UInt>(0)
-  private var running = false
+  /// 0 before `run`, 1 while running, 2 once it returned: `execute` refuses work after that.
+  private let runState = Atomic<Int>(0)
   private let stopRequested = Atomic<Bool>(false)
 
   /// Monotonic nanoseconds, refreshed once per wake-up: cheap "now" for timeouts and sweeps.
@@ -94,22 +107,39 @@ public final class EventLoop: @unchecked Sendable {
     }
     guard cl_epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, events, UInt64(id) << 32 | UInt64(UInt32(fd))) == 0
     else { throw SystemError("epoll_ctl(ADD, \(fd))") }
-    registrations[index] = Registration(id: id, handler: handler)
+    registrations[index] = Registration(id: id, events: events, handler: handler)
   }
 
-  /// Changes the events watched for a registered fd.
-  public func modify(fd: Int32, events: UInt32) {
+  /// Changes the events watched for a registered fd. Fails only when the fd is no longer open
+  /// (a caller bug); the failure is logged and the registration keeps its old interest.
+  @discardableResult
+  public func modify(fd: Int32, events: UInt32) -> Bool {
     let index = Int(fd)
-    guard index < registrations.count, registrations[index].id != 0 else { return }
+    guard index < registrations.count, registrations[index].id != 0 else { return false }
     let data = UInt64(registrations[index].id) << 32 | UInt64(UInt32(fd))
-    _ = cl_epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, events, data)
+    guard cl_epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, events, data) == 0 else {
+      reactorLogger.error("epoll_ctl(MOD) failed", metadata: ["fd": "\(fd)", "error": "\(SystemError("epoll_ctl"))"])
+      return false
+    }
+    registrations[index].events = events
+    return true
+  }
+
+  /// The events registered for `fd` (0 when it is not registered).
+  public func interest(fd: Int32) -> UInt32 {
+    let index = Int(fd)
+    return index < registrations.count ? registrations[index].events : 0
   }
 
   /// Stops watching `fd` and releases its handler. Call before closing the fd.
   public func unregister(fd: Int32) {
     let index = Int(fd)
     guard index < registrations.count, registrations[index].id != 0 else { return }
-    _ = cl_epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, 0, 0)
+    // ENOENT/EBADF here means the fd was closed first: the kernel already dropped it from the
+    // interest list, so the registration is released all the same.
+    if cl_epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, 0, 0) != 0 && errno != ENOENT && errno != EBADF {
+      reactorLogger.error("epoll_ctl(DEL) failed", metadata: ["fd": "\(fd)", "error": "\(SystemError("epoll_ctl"))"])
+    }
     registrations[index] = Registration()
   }
 
@@ -136,12 +166,16 @@ public final class EventLoop: @unchecked Sendable {
 
   private func arm(_ deadline: UInt64) {
     armedDeadline = deadline
-    _ = cl_timerfd_arm(timerFD, max(deadline, 1))
+    if cl_timerfd_arm(timerFD, max(deadline, 1)) != 0 {
+      // Cannot happen with a valid fd and deadline; without the timer, timeouts would never
+      // fire, so say so loudly.
+      reactorLogger.critical("timerfd_settime failed", metadata: ["error": "\(SystemError("timerfd_settime"))"])
+    }
   }
 
   private func fireTimers() {
     var expirations: UInt64 = 0
-    _ = read(timerFD, &expirations, 8)  // exactly 8 bytes, or EINVAL
+    _ = read(timerFD, &expirations, 8)  // exactly 8 bytes, or EINVAL; EAGAIN: a stale wake-up
     armedDeadline = 0
     now = monotonicNanoseconds()
     for body in timers.popDue(now: now) { body() }
@@ -153,6 +187,13 @@ public final class EventLoop: @unchecked Sendable {
   /// into one write per socket, without an EPOLLOUT round trip. Loop thread only.
   public func deferUntilEndOfBatch(_ body: @escaping () -> Void) {
     endOfBatch.append(body)
+  }
+
+  /// Runs `body` on this loop in its next pass, after the events that pass brings: the way a
+  /// handler gives way to the other ready fds and comes back for the rest of its work. The next
+  /// wait does not block while such work is queued. Loop thread only.
+  public func deferToNextPass(_ body: @escaping () -> Void) {
+    nextPass.append(body)
   }
 
   private func runEndOfBatch() {
@@ -171,18 +212,29 @@ public final class EventLoop: @unchecked Sendable {
     threadID.load(ordering: .relaxed) == UInt(pthread_self())
   }
 
-  /// Runs `work` on the loop's thread, soon. Safe from any thread.
-  public func execute(_ work: @escaping @Sendable () -> Void) {
-    let wasEmpty = inbox.withLock { queue -> Bool in
+  /// True while `run()` has not returned: work handed to `execute` will run.
+  public var isRunning: Bool { runState.load(ordering: .acquiring) < 2 }
+
+  /// Runs `work` on the loop's thread, soon. Safe from any thread. Returns false (and drops the
+  /// work) once the loop has stopped for good, so a caller waiting for the work can stop waiting.
+  @discardableResult
+  public func execute(_ work: @escaping @Sendable () -> Void) -> Bool {
+    let accepted = inbox.withLock { queue -> (accepted: Bool, wasEmpty: Bool) in
+      // Checked under the lock that `run` takes on its way out, so work is either run or refused.
+      guard runState.load(ordering: .acquiring) < 2 else { return (false, false) }
       queue.append(work)
-      return queue.count == 1
+      return (true, queue.count == 1)
     }
-    if wasEmpty { wake() }
+    if accepted.wasEmpty { wake() }
+    return accepted.accepted
   }
 
   private func wake() {
     var one: UInt64 = 1
-    _ = write(wakeFD, &one, 8)
+    // EAGAIN means the counter is already non-zero: the loop will wake anyway.
+    if write(wakeFD, &one, 8) < 0 && errno != EAGAIN {
+      reactorLogger.error("eventfd write failed", metadata: ["error": "\(SystemError("write(eventfd)"))"])
+    }
   }
 
   private func runInbox() {
@@ -201,13 +253,17 @@ public final class EventLoop: @unchecked Sendable {
   /// Runs the loop on the calling thread until `stop()`.
   public func run() {
     threadID.store(UInt(pthread_self()), ordering: .relaxed)
-    running = true
+    runState.store(1, ordering: .releasing)
     while !stopRequested.load(ordering: .relaxed) {
-      let count = epoll_wait(epollFD, eventBuffer, Int32(eventCapacity), -1)
+      swap(&duePass, &nextPass)
+      var count = epoll_wait(epollFD, eventBuffer, Int32(eventCapacity), duePass.isEmpty ? -1 : 0)
       if count < 0 {
-        if errno == EINTR { continue }
-        reactorLogger.critical("epoll_wait failed; the loop stops", metadata: ["error": "\(SystemError("epoll_wait"))"])
-        break
+        if errno != EINTR {
+          reactorLogger.critical(
+            "epoll_wait failed; the loop stops", metadata: ["error": "\(SystemError("epoll_wait"))"])
+          break
+        }
+        count = 0
       }
       now = monotonicNanoseconds()
       for slot in 0..<Int(count) {
@@ -224,12 +280,26 @@ public final class EventLoop: @unchecked Sendable {
         guard index < registrations.count, registrations[index].id == id,
           let handler = registrations[index].handler
         else { continue }  // stale: the fd was closed (and maybe reused) earlier in this batch
-        handler.handleEvents(mask)
+        // Errors and hang-ups are always reported; other bits only while still wanted.
+        let wanted = mask & (registrations[index].events | EventMask.error | EventMask.hangUp)
+        if wanted != 0 { handler.handleEvents(wanted) }
+      }
+      if !duePass.isEmpty {
+        for body in duePass { body() }
+        duePass.removeAll(keepingCapacity: true)
       }
       if !endOfBatch.isEmpty { runEndOfBatch() }
       if Int(count) == eventCapacity { growEventBuffer() }
     }
-    running = false
+    // Refuse new work from now on, then run what was accepted before, so nothing handed to
+    // `execute` is silently lost.
+    let leftover = inbox.withLock { queue -> [@Sendable () -> Void] in
+      runState.store(2, ordering: .releasing)
+      let taken = queue
+      queue.removeAll()
+      return taken
+    }
+    for body in leftover { body() }
   }
 
   private func growEventBuffer() {

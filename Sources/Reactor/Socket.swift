@@ -48,6 +48,22 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
   }
 }
 
+/// The whole of a small file (a /proc table), or nil when it cannot be read.
+func readSmallFile(_ path: String) -> String? {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { return nil }
+  defer { close(fd) }
+  var bytes: [UInt8] = []
+  var chunk = [UInt8](repeating: 0, count: 65536)
+  while bytes.count < 64 * 1024 * 1024 {
+    let count = read(fd, &chunk, chunk.count)
+    if count < 0 && errno == EINTR { continue }
+    if count <= 0 { break }
+    bytes.append(contentsOf: chunk[0..<count])
+  }
+  return String(decoding: bytes, as: UTF8.self)
+}
+
 /// The text of a NUL-terminated C buffer.
 public func cString(_ buffer: [CChar]) -> String {
   let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
@@ -108,6 +124,31 @@ public enum Socket {
     }
     try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     return fd
+  }
+
+  /// A TCP socket listening on `port` (any address, IPv4 or IPv6) that is none of `ours`: its
+  /// inode, or nil. Read from /proc/net/tcp and tcp6, so it sees every process in this network
+  /// namespace; nil too when those files cannot be read.
+  public static func foreignListener(port: Int, ours: [Int32]) -> UInt64? {
+    var ourInodes = Set<UInt64>()
+    for fd in ours {
+      var status = stat()
+      if fstat(fd, &status) == 0 { ourInodes.insert(UInt64(status.st_ino)) }
+    }
+    let portHex = String(port, radix: 16, uppercase: true)
+    let wanted = String(repeating: "0", count: max(0, 4 - portHex.count)) + portHex
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+      guard let text = readSmallFile(table) else { continue }
+      for line in text.split(separator: "\n").dropFirst() {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        guard fields.count > 9, fields[3] == "0A", fields[1].hasSuffix(":" + wanted),
+          let inode = UInt64(fields[9]), inode != 0, !ourInodes.contains(inode)
+        else { continue }
+        return inode
+      }
+    }
+    return nil
   }
 
   /// The pending error of a socket (after a non-blocking connect), or 0.

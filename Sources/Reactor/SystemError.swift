@@ -19,14 +19,6 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
   }
 }
 
-/// Monotonic time in nanoseconds (CLOCK_MONOTONIC).
-@inline(__always)
-public func monotonicNanoseconds() -> UInt64 {
-  var spec = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &spec)
-  return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
-}
-
 /// Writes a line to standard error with one write(2): `stderr` is not concurrency-safe in Swift 6.
 public func writeDiagnostic(_ message: String) {
   var line = message

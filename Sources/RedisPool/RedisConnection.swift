@@ -119,7 +119,8 @@ final class RedisConnection: EventHandler {
     // Hooks first, then the callbacks: setting the connect callback asks for a write event.
     redisAsyncSetConnectCallback(ac, redisConnectCallback)
     redisAsyncSetDisconnectCallback(ac, redisDisconnectCallback)
-    connectTimer = loop.schedule(afterNanoseconds: nanoseconds(configuration.connectTimeout)) { [weak self] in
+    connectTimer = loop.schedule(afterNanoseconds: nanoseconds(fromSeconds: configuration.connectTimeout)) {
+      [weak self] in
       guard let self, self.state == .connecting || self.state == .handshaking, let ac = self.context else { return }
       self.connectTimer = nil
       // From a timer, not a hiredis callback: freed now, and cleanup runs.
@@ -235,7 +236,7 @@ final class RedisConnection: EventHandler {
       return
     }
     let now = monotonicNanoseconds()
-    let deadline = now &+ nanoseconds(configuration.commandTimeout)
+    let deadline = now &+ nanoseconds(fromSeconds: configuration.commandTimeout)
     pending.append(Pending(deadline: deadline, started: now, completion: completion))
     statistics.inFlight.wrappingIncrement(ordering: .relaxed)
     if commandTimer == nil { armCommandTimer(deadline) }
@@ -398,7 +399,7 @@ final class RedisConnection: EventHandler {
     let exponent = min(failedAttempts - 1, 20)
     let ceiling = min(configuration.reconnectMaxDelay, configuration.reconnectBaseDelay * Double(1 << exponent))
     let delay = ceiling * Double.random(in: 0.5...1.0)
-    reconnectTimer = loop.schedule(afterNanoseconds: nanoseconds(delay)) { [weak self] in
+    reconnectTimer = loop.schedule(afterNanoseconds: nanoseconds(fromSeconds: delay)) { [weak self] in
       self?.connect()
     }
   }
@@ -420,7 +421,6 @@ final class RedisConnection: EventHandler {
     if let ac = context { tearDown(ac, reason: .closed) }
   }
 
-  private func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
 }
 
 // MARK: C entry points (hiredis calls these with the pointer we stored in ev.data / data)

@@ -66,7 +66,7 @@ do {
   }
   let command = RedisCommand(arguments: commandText.split(separator: " ").map { Array($0.utf8) })
   let recorders = group.loops.map { _ in Recorder() }
-  let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
+  let deadline = monotonicNanoseconds() + nanoseconds(fromSeconds: seconds)
   let finished = Mutex<Int>(0)
   for loop in group.loops {
     let recorder = recorders[loop.index]

@@ -105,6 +105,14 @@ final class RequestHeadParserTests: XCTestCase {
       .status(400)
     ),
     ("empty content length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", .status(400)),
+    (
+      "empty content length after a valid one",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: \r\n\r\n", .status(400)
+    ),
+    (
+      "comma-only content length after a valid one",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: ,\r\n\r\n", .status(400)
+    ),
     ("chunked not final", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", .status(400)),
     (
       "chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",

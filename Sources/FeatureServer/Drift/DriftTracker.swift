@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import Reactor
 
 /// Histograms of the values fed to the model over a sliding window, one set per loop, written
 /// without locks: each loop writes only its own counters (relaxed loads and stores, no
@@ -27,7 +28,7 @@ public final class DriftTracker: @unchecked Sendable {
   public init(reference: DriftReference, window: Double, loops: Int) {
     self.reference = reference
     self.window = window
-    slotNanoseconds = max(1, UInt64(window * 1e9) / UInt64(DriftTracker.slotCount))
+    slotNanoseconds = max(1, nanoseconds(fromSeconds: window) / UInt64(DriftTracker.slotCount))
     var offsets: [Int] = []
     var total = 0
     for feature in reference.features {

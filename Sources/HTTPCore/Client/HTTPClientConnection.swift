@@ -74,7 +74,7 @@ public final class HTTPClientConnection: EventHandler {
       completion(.failure(.connectFailed(error as? SystemError ?? SystemError("epoll_ctl", code: EINVAL))))
       return
     }
-    connection.connectTimer = loop.schedule(afterNanoseconds: ServerConfiguration.nanoseconds(timeout)) {
+    connection.connectTimer = loop.schedule(afterNanoseconds: nanoseconds(fromSeconds: timeout)) {
       [weak connection] in
       guard let connection, connection.connecting else { return }
       connection.finishConnect(.failure(.connectTimeout))
@@ -110,7 +110,7 @@ public final class HTTPClientConnection: EventHandler {
       completion(.failure(closed ? .connectionClosed : .cancelled))
       return
     }
-    let deadline = loop.now &+ ServerConfiguration.nanoseconds(timeout)
+    let deadline = loop.now &+ nanoseconds(fromSeconds: timeout)
     outstanding.append(Outstanding(isHead: isHead, deadline: deadline, completion: completion))
     output.append(contentsOf: encoded)
     armTimeout(deadline)

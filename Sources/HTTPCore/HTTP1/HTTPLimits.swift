@@ -1,3 +1,5 @@
+import Reactor
+
 /// The limits a server puts on each request. Every one has a flag in the CLI; the defaults are
 /// conservative, in the manner of nginx.
 public struct HTTPLimits: Sendable, Equatable {
@@ -13,6 +15,15 @@ public struct HTTPLimits: Sendable, Equatable {
   public var maxChunkLineBytes = 4 * 1024
 
   public init() {}
+
+  /// Refuses limits that cannot work, naming the flag and its range.
+  public func validate() throws {
+    try ConfigurationError.check("max-request-line-bytes", maxRequestLineBytes, in: 64...(1 << 20))
+    try ConfigurationError.check("max-header-bytes", maxHeaderBytes, in: 64...(1 << 24))
+    try ConfigurationError.check("max-header-count", maxHeaderCount, in: 1...10_000)
+    try ConfigurationError.check("max-body-bytes", maxBodyBytes, in: 0...(1 << 40))
+    try ConfigurationError.check("max-chunk-line-bytes", maxChunkLineBytes, in: 16...(1 << 20))
+  }
 }
 
 /// Why a request could not be parsed: the status to answer with (the connection then closes)

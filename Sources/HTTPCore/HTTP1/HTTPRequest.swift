@@ -11,6 +11,8 @@ public struct HTTPRequest: Sendable {
   public var body: [UInt8]
   /// Path parameters captured by the router, e.g. `id` for `/features/:entity/:id`.
   public var parameters: PathParameters
+  /// The pattern of the route that matched, e.g. `/features/:entity/:id` (for metrics labels).
+  public var routePattern: String? = nil
 
   public init(
     method: HTTPMethod, target: String, version: HTTPVersion = .http1_1,

@@ -155,7 +155,9 @@ enum RequestHeadParser {
         }
       case 14 where matches(base, name, "content-length"):
         var failure: HTTPParseError? = nil
+        var elements = 0
         forEachListElement(base, value) { element in
+          elements += 1
           guard failure == nil else { return }
           guard let length = parseDecimal(base, element) else {
             failure = HTTPParseError(.badRequest, "invalid Content-Length")
@@ -167,7 +169,8 @@ enum RequestHeadParser {
           contentLength = length
         }
         if let failure { return .failure(failure) }
-        if contentLength == nil { return .failure(HTTPParseError(.badRequest, "empty Content-Length")) }
+        // Every Content-Length field must hold a value, not only the first one seen.
+        if elements == 0 { return .failure(HTTPParseError(.badRequest, "empty Content-Length")) }
       case 17 where matches(base, name, "transfer-encoding"):
         sawTransferEncoding = true
         forEachListElement(base, value) { element in

@@ -7,13 +7,16 @@ import Synchronization
   import Glibc
 #endif
 
-/// An HTTP/1.1 server on an `EventLoopGroup`: one listening socket per loop with SO_REUSEPORT,
-/// so the kernel spreads connections and each connection lives on one loop for its whole life.
+/// An HTTP server on an `EventLoopGroup`: one listening socket per loop with SO_REUSEPORT, so
+/// the kernel spreads connections and each connection lives on one loop for its whole life.
+/// Unless `sharePort` is set, no other process may listen on the port at the same time.
 public final class HTTPServer: @unchecked Sendable {
   public let configuration: ServerConfiguration
   public let group: EventLoopGroup
   public let router: Router
+  public let dispatcher: RequestDispatcher
   public let statistics = ServerStatistics()
+  let budget: MemoryBudget
   private var contexts: [ServerLoopContext] = []
   private let state = Mutex<(started: Bool, drainsLeft: Int, port: Int)>((false, 0, 0))
 
@@ -21,7 +24,15 @@ public final class HTTPServer: @unchecked Sendable {
     self.configuration = configuration
     self.group = group
     self.router = router
+    dispatcher = RequestDispatcher(router: router)
+    budget = MemoryBudget(
+      maxOutputBytes: configuration.maxTotalBufferedOutputBytes, maxBodyBytes: configuration.maxTotalBodyBytes)
   }
+
+  /// Unsent response bytes held across all connections now.
+  public var bufferedOutputBytes: Int { budget.outputBytes }
+  /// Request body bytes being received across all connections now.
+  public var bufferedBodyBytes: Int { budget.bodyBytes }
 
   /// The bound port (useful after binding port 0).
   public var port: Int { state.withLock { $0.port } }
@@ -29,6 +40,7 @@ public final class HTTPServer: @unchecked Sendable {
   /// Binds one listener per loop and starts accepting. Errors (address in use, bad address) are
   /// thrown here, before any loop sees the server. Call before or after `group.start()`.
   public func start() throws {
+    try configuration.validate()
     signal(SIGPIPE, SIG_IGN)
     let address = try SocketAddress(host: configuration.host, port: configuration.port)
     var listeners: [Int32] = []
@@ -40,6 +52,16 @@ public final class HTTPServer: @unchecked Sendable {
         if configuration.port == 0 && listeners.count == 1 {
           boundAddress = try SocketAddress(host: configuration.host, port: Socket.localPort(fd))
         }
+      }
+      // SO_REUSEPORT lets this process's loops share the port; it would also let another
+      // process of the same user join and take a share of the connections. Refuse that unless
+      // sharing was asked for.
+      if !configuration.sharePort,
+        let other = Socket.foreignListener(port: Socket.localPort(listeners[0]), ours: listeners)
+      {
+        throw SystemError(
+          "bind(\(address)): another process (socket inode \(other)) already listens on this port; stop it, pick another port, or allow sharing with --share-port",
+          code: EADDRINUSE)
       }
     } catch {
       for fd in listeners { close(fd) }

@@ -1,16 +1,28 @@
-/// Everything an `HTTPServer` can be told. Every field has a CLI flag; defaults are safe for the
-/// open network.
+import Reactor
+
+/// Everything an `HTTPServer` can be told. Every field has a CLI flag; the defaults here are the
+/// only place they are written, and they are safe for the open network.
 public struct ServerConfiguration: Sendable {
   /// Numeric address to bind (`0.0.0.0`, `127.0.0.1`, `::`).
   public var host = "0.0.0.0"
   /// TCP port; 0 picks a free one (read it back from `HTTPServer.port`).
   public var port = 8080
+  /// Let other processes listen on the same port at the same time (SO_REUSEPORT across
+  /// processes, for a zero-downtime restart). Off: a port another process listens on is
+  /// "address in use", and the loops of this process are the only ones sharing it.
+  public var sharePort = false
   /// listen(2) backlog.
   public var backlog: Int32 = 1024
   /// Request size limits.
   public var limits = HTTPLimits()
   /// Seconds a client may take to send a whole request head (slowloris bound); then 408 + close.
   public var headerReadTimeout: Double = 10
+  /// Seconds a client may take to send a whole request body once its head has arrived, however
+  /// it trickles; then 408 + close.
+  public var bodyReadTimeout: Double = 30
+  /// Seconds a connection with unsent response bytes may go without the client taking any of
+  /// them; then it is closed (a client that never reads cannot hold its memory).
+  public var sendTimeout: Double = 30
   /// Seconds a keep-alive connection may sit idle before it is closed.
   public var idleTimeout: Double = 60
   /// Open connections across all loops; beyond it new ones get 503 and are closed.
@@ -19,6 +31,18 @@ public struct ServerConfiguration: Sendable {
   public var maxPipelinedRequests = 128
   /// Unsent response bytes per connection before reading pauses (write backpressure).
   public var maxBufferedOutputBytes = 1024 * 1024
+  /// Unsent response bytes across all connections before every connection that has unsent
+  /// bytes stops taking new requests until its client reads.
+  public var maxTotalBufferedOutputBytes = 256 * 1024 * 1024
+  /// Request body bytes in flight across all connections (declared lengths count in full when
+  /// the head arrives); a body that would pass it gets 503 + Retry-After and the connection closes.
+  public var maxTotalBodyBytes = 256 * 1024 * 1024
+  /// Requests one connection may have handled in one pass of its loop before the loop serves the
+  /// other connections (it comes back for the rest in the next pass).
+  public var maxRequestsPerPass = 32
+  /// Response bytes one connection may have produced in one pass of its loop (the same fairness
+  /// bound for large answers).
+  public var maxOutputBytesPerPass = 256 * 1024
   /// Seconds graceful shutdown waits for in-flight requests before closing everything.
   public var drainTimeout: Double = 10
   /// Seconds a closing connection lingers (write side shut) so the last response is not reset.
@@ -26,7 +50,27 @@ public struct ServerConfiguration: Sendable {
 
   public init() {}
 
-  static func nanoseconds(_ seconds: Double) -> UInt64 {
-    UInt64(max(0, seconds) * 1e9)
+  /// Refuses settings that cannot work, naming the setting (by its flag name) and the range.
+  public func validate() throws {
+    try ConfigurationError.check("port", port, in: 0...65535)
+    try ConfigurationError.check("backlog", Int(backlog), in: 1...65535)
+    try limits.validate()
+    for (name, value) in [
+      ("header-read-timeout", headerReadTimeout), ("body-read-timeout", bodyReadTimeout),
+      ("send-timeout", sendTimeout), ("idle-timeout", idleTimeout), ("drain-timeout", drainTimeout),
+      ("linger-timeout", lingerTimeout),
+    ] {
+      try ConfigurationError.checkSeconds(name, value, positive: true)
+    }
+    for (name, value, range) in [
+      ("max-connections", maxConnections, 1...10_000_000), ("max-pipelined-requests", maxPipelinedRequests, 1...65536),
+      ("max-buffered-output-bytes", maxBufferedOutputBytes, 1024...(1 << 40)),
+      ("max-total-buffered-output-bytes", maxTotalBufferedOutputBytes, 1024...(1 << 50)),
+      ("max-total-body-bytes", maxTotalBodyBytes, 1...(1 << 50)),
+      ("max-requests-per-pass", maxRequestsPerPass, 1...1_000_000),
+      ("max-output-bytes-per-pass", maxOutputBytesPerPass, 1024...(1 << 40)),
+    ] {
+      try ConfigurationError.check(name, value, in: range)
+    }
   }
 }

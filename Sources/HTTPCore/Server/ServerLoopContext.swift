@@ -9,12 +9,12 @@ import Reactor
 /// and the once-a-second timeout sweep.
 final class ServerLoopContext: EventHandler {
   let loop: EventLoop
-  // The server owns its contexts and outlives them (see HTTPServerConnection.context).
+  // The server owns its contexts and outlives them (see ServerConnection.context).
   unowned(unsafe) let server: HTTPServer
   let date = DateCache()
   private var listenFD: Int32
   private var spareFD: Int32
-  private var connections: [HTTPServerConnection] = []
+  private var connections: [ServerConnection] = []
   private var sweepTimer: TimerID? = nil
   private var draining = false
   private var onDrained: (() -> Void)? = nil
@@ -86,7 +86,7 @@ final class ServerLoopContext: EventHandler {
       return
     }
     try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-    let connection = HTTPServerConnection(fd: fd, context: self)
+    let connection = ServerConnection(fd: fd, context: self)
     do {
       try connection.start()
     } catch {
@@ -99,7 +99,7 @@ final class ServerLoopContext: EventHandler {
     connections.append(connection)
   }
 
-  func connectionClosed(_ connection: HTTPServerConnection) {
+  func connectionClosed(_ connection: ServerConnection) {
     server.statistics.releaseConnection()
     let index = connection.setIndex
     guard index < connections.count, connections[index] === connection else { return }
@@ -129,7 +129,7 @@ final class ServerLoopContext: EventHandler {
       finishDraining()
       return
     }
-    loop.schedule(afterNanoseconds: ServerConfiguration.nanoseconds(server.configuration.drainTimeout)) {
+    loop.schedule(afterNanoseconds: nanoseconds(fromSeconds: server.configuration.drainTimeout)) {
       [weak self] in
       guard let self, self.draining else { return }
       for connection in self.connections { connection.close() }

@@ -7,6 +7,12 @@ public final class ServerStatistics: Sendable {
   public enum Event: Int, CaseIterable, Sendable {
     case connectionAccepted, connectionRejected, parseError, headerTimeout
     case idleTimeout, droppedResponder, doubleResponse, acceptError
+    /// A client took none of its unsent output for `sendTimeout` seconds and was closed.
+    case sendTimeout
+    /// A request body did not arrive within `bodyReadTimeout`.
+    case bodyTimeout
+    /// A request body was refused because all bodies in flight would pass their bound.
+    case bodyBudgetRejected
   }
 
   private let counters = Mutex<[Int]>(Array(repeating: 0, count: Event.allCases.count))

@@ -1,5 +1,14 @@
 import Reactor
 
+/// Where a responder's answer goes: an HTTP/1.1 connection (which puts it in request order), an
+/// HTTP/2 stream, or an in-memory sink in tests. Called on the responder's loop only.
+public protocol ResponseSink: AnyObject {
+  /// Delivers the one response for request `token` (a pipeline sequence number, a stream id).
+  func deliver(_ response: HTTPResponse, token: UInt64)
+  /// Counts a misused responder (dropped unanswered, or answered twice).
+  func record(_ event: ServerStatistics.Event)
+}
+
 /// Answers one request, exactly once. Call `respond` from the request's loop (the usual case, e.g.
 /// in a Redis reply callback) or from any other thread (it hops to the loop).
 ///
@@ -8,14 +17,15 @@ import Reactor
 public final class HTTPResponder: @unchecked Sendable {
   /// The loop the request arrived on; handlers use it for timers and per-loop resources.
   public let eventLoop: EventLoop
-  let connection: HTTPServerConnection
-  let sequence: UInt64
+  let sink: ResponseSink
+  let token: UInt64
   private var answered = false
 
-  init(eventLoop: EventLoop, connection: HTTPServerConnection, sequence: UInt64) {
+  /// A responder that delivers to `sink` on `eventLoop` (protocols and in-memory tests).
+  public init(eventLoop: EventLoop, sink: ResponseSink, token: UInt64) {
     self.eventLoop = eventLoop
-    self.connection = connection
-    self.sequence = sequence
+    self.sink = sink
+    self.token = token
   }
 
   /// Sends the response. A second call is ignored (and counted as a handler bug).
@@ -29,23 +39,23 @@ public final class HTTPResponder: @unchecked Sendable {
 
   private func deliver(_ response: HTTPResponse) {
     guard !answered else {
-      connection.context.server.statistics.record(.doubleResponse)
+      sink.record(.doubleResponse)
       return
     }
     answered = true
-    connection.complete(sequence, response)
+    sink.deliver(response, token: token)
   }
 
   deinit {
     guard !answered else { return }
-    let connection = UncheckedBox(connection)
-    let sequence = sequence
+    let sink = UncheckedBox(sink)
+    let token = token
     let report: @Sendable () -> Void = {
-      connection.value.context.server.statistics.record(.droppedResponder)
+      sink.value.record(.droppedResponder)
       httpLogger.error(
-        "a handler dropped its responder without answering; answered 500", metadata: ["request": "\(sequence)"])
-      connection.value.complete(
-        sequence, .error(.internalServerError, code: "internal_error", message: "the handler did not answer"))
+        "a handler dropped its responder without answering; answered 500", metadata: ["request": "\(token)"])
+      sink.value.deliver(
+        .error(.internalServerError, code: "internal_error", message: "the handler did not answer"), token: token)
     }
     if eventLoop.inEventLoop { report() } else { eventLoop.execute(report) }
   }
