@@ -46,6 +46,7 @@ let package = Package(
       name: "FeatureServer",
       dependencies: [
         "Reactor", "Codecs", "HTTPCore", "RedisPool", "Yams", .product(name: "Atomics", package: "swift-atomics"),
+        .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(
       name: "FeatureServerCLI",

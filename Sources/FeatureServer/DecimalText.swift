@@ -60,6 +60,13 @@ enum DecimalText {
       let magnitude = Double(mantissa) / exactPowersOfTen[fractionDigits]
       return negative ? -magnitude : magnitude
     }
+    // No number anyone means is longer than this; refusing longer text keeps an 8 MiB field
+    // from becoming an 8 MiB String on the read path.
+    guard bytes.count <= maxTextBytes else { return nil }
     return Double(String(decoding: bytes, as: UTF8.self))
   }
+
+  /// The longest text `double` converts (the shortest round-trip form of any Double, with an
+  /// exponent, is under 30 bytes; decimals with long zero runs stay well under this).
+  static let maxTextBytes = 512
 }

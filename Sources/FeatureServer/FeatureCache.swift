@@ -11,6 +11,12 @@ public struct CacheConfiguration: Sendable {
   public var staleIfError: Double = 60
   /// Entries per process (split evenly over the loops); the least recently used go first.
   public var maxEntries = 100_000
+  /// Bytes the cached rows may take per process (split over the loops), estimated from what each
+  /// row holds. A row larger than 1/64 of a loop's share is served but not cached.
+  public var maxBytes = 256 * 1024 * 1024
+  /// The share of the entries that may remember missing instances: a flood of requests for ids
+  /// that do not exist then evicts only other missing ids, never the rows being served.
+  public var negativeShare = 0.1
   /// A hit in the last `refreshAhead` share of an entry's TTL refreshes it from Redis in the
   /// background, so keys read steadily never expire on the request path; 0 turns it off.
   public var refreshAhead = 0.2
@@ -18,10 +24,47 @@ public struct CacheConfiguration: Sendable {
   public init() {}
 
   public var enabled: Bool { ttl > 0 && maxEntries > 0 }
+
+  /// Refuses settings that cannot work, naming the flag.
+  public func validate() throws {
+    try ConfigurationError.checkSeconds("cache-ttl", ttl, positive: false)
+    try ConfigurationError.checkSeconds("negative-cache-ttl", negativeTTL, positive: false)
+    try ConfigurationError.checkSeconds("stale-if-error", staleIfError, positive: false)
+    try ConfigurationError.check("cache-max-entries", maxEntries, in: 0...100_000_000)
+    try ConfigurationError.check("cache-max-bytes", maxBytes, in: 1024...(1 << 44))
+    guard refreshAhead.isFinite, refreshAhead >= 0, refreshAhead < 1 else {
+      throw ConfigurationError("cache-refresh-ahead must be at least 0 and below 1, got \(refreshAhead)")
+    }
+    guard negativeShare.isFinite, negativeShare > 0, negativeShare <= 1 else {
+      throw ConfigurationError("negative-cache-share must be above 0 and at most 1, got \(negativeShare)")
+    }
+  }
 }
 
-/// A bounded TTL cache owned by one loop (no locks): CLOCK eviction, negative entries for
-/// missing instances, and single-flight of concurrent misses for one key.
+/// What the cache holds for a key.
+@_spi(Benchmarks) public enum CachedValue {
+  case row(FeatureRow)
+  /// The instance does not exist.
+  case missing
+  /// Redis holds something at the key that is not a feature row (a data error, remembered as
+  /// briefly as a missing instance so a bad key does not cost a Redis read per request).
+  case invalid
+
+  var row: FeatureRow? {
+    if case .row(let row) = self { return row }
+    return nil
+  }
+
+  /// An estimate of the memory the entry holds (key aside).
+  var bytes: Int {
+    if case .row(let row) = self { return row.approximateBytes }
+    return 0
+  }
+}
+
+/// A bounded TTL cache owned by one loop (no locks): CLOCK eviction, entries for missing
+/// instances in a ring of their own, a bound on entries and on bytes, and single-flight of
+/// concurrent misses for one key.
 ///
 /// Why per loop and not one shared, sharded cache: a request never leaves its loop, so a
 /// shared cache would need a lock (or a hop) on every lookup; per-loop costs up to one Redis
@@ -30,8 +73,8 @@ public struct CacheConfiguration: Sendable {
 @_spi(Benchmarks) public final class FeatureCache {
   struct Entry {
     var key: String
-    /// nil: a negative entry (the instance does not exist).
-    var row: FeatureRow?
+    var value: CachedValue
+    var bytes: Int
     var expiresAt: UInt64
     var staleUntil: UInt64
     var referenced: Bool
@@ -39,12 +82,20 @@ public struct CacheConfiguration: Sendable {
     var refreshing = false
   }
 
+  /// A CLOCK ring of entries with its own bounds.
+  struct Ring {
+    var slots: [Entry] = []
+    var hand = 0
+    let capacity: Int
+    var bytes = 0
+  }
+
   @_spi(Benchmarks) public enum Lookup {
     /// `refresh`: the entry is near its expiry and the caller should refresh it in the
     /// background (each entry asks once).
-    case fresh(FeatureRow?, refresh: Bool)
+    case fresh(CachedValue, refresh: Bool)
     /// Expired but still inside the stale-if-error window: use it only if Redis fails.
-    case expired(FeatureRow?)
+    case expired(CachedValue)
     case miss
   }
 
@@ -53,9 +104,12 @@ public struct CacheConfiguration: Sendable {
   private let staleWindow: UInt64
   private let refreshWindow: UInt64
   let capacity: Int
-  private var slots: [Entry] = []
-  private var index: [String: Int] = [:]
-  private var hand = 0
+  let maxBytes: Int
+  /// Rows larger than this are not cached at all.
+  let maxEntryBytes: Int
+  /// rings[0]: rows; rings[1]: missing and invalid instances.
+  private var rings: [Ring]
+  private var index: [String: (ring: Int, slot: Int)] = [:]
   private var waiters: [String: [(FetchOutcome) -> Void]] = [:]
   let metrics: LoopMetrics
 
@@ -63,60 +117,132 @@ public struct CacheConfiguration: Sendable {
   enum FetchOutcome {
     case found(FeatureRow)
     case missing
+    /// Redis answered with an error or a value that is not a hash: a data error.
+    case invalid
     /// Redis failed; waiters look for an expired entry to serve stale.
     case failed(RedisError)
+
+    var cached: CachedValue? {
+      switch self {
+      case .found(let row): .row(row)
+      case .missing: .missing
+      case .invalid: .invalid
+      case .failed: nil
+      }
+    }
   }
 
-  @_spi(Benchmarks) public init(configuration: CacheConfiguration, capacity: Int, metrics: LoopMetrics) {
+  @_spi(Benchmarks) public init(
+    configuration: CacheConfiguration, capacity: Int, maxBytes: Int = Int.max, metrics: LoopMetrics
+  ) {
     ttl = nanoseconds(fromSeconds: configuration.ttl)
     negativeTTL = nanoseconds(fromSeconds: configuration.negativeTTL)
     staleWindow = nanoseconds(fromSeconds: configuration.staleIfError)
     refreshWindow = nanoseconds(fromSeconds: max(0, min(1, configuration.refreshAhead)) * configuration.ttl)
-    self.capacity = max(1, capacity)
+    self.capacity = max(2, capacity)
+    self.maxBytes = max(1024, maxBytes)
+    maxEntryBytes = self.maxBytes / 64
+    let negatives = max(1, Int(Double(self.capacity) * max(0, min(1, configuration.negativeShare))))
+    rings = [Ring(capacity: max(1, self.capacity - negatives)), Ring(capacity: negatives)]
     self.metrics = metrics
     index.reserveCapacity(min(self.capacity, 65536))
   }
 
+  /// Bytes held by cached entries (estimated).
+  var bytes: Int { rings[0].bytes + rings[1].bytes }
+
   @_spi(Benchmarks) public func lookup(_ key: String, now: UInt64) -> Lookup {
-    guard let slot = index[key] else { return .miss }
-    slots[slot].referenced = true
-    let entry = slots[slot]
+    guard let (ring, slot) = index[key] else { return .miss }
+    rings[ring].slots[slot].referenced = true
+    let entry = rings[ring].slots[slot]
     if now < entry.expiresAt {
-      // Positive entries only: a missing instance is re-read when its short negative TTL ends.
-      guard refreshWindow > 0, entry.row != nil, !entry.refreshing, now &+ refreshWindow >= entry.expiresAt else {
-        return .fresh(entry.row, refresh: false)
+      // Rows only: a missing instance is re-read when its short negative TTL ends.
+      guard refreshWindow > 0, ring == 0, !entry.refreshing, now &+ refreshWindow >= entry.expiresAt else {
+        return .fresh(entry.value, refresh: false)
       }
-      slots[slot].refreshing = true
-      return .fresh(entry.row, refresh: true)
+      rings[ring].slots[slot].refreshing = true
+      return .fresh(entry.value, refresh: true)
     }
-    if now < entry.staleUntil { return .expired(entry.row) }
+    if now < entry.staleUntil { return .expired(entry.value) }
     return .miss
   }
 
   @_spi(Benchmarks) public func store(_ key: String, row: FeatureRow?, now: UInt64) {
-    let lifetime = row == nil ? negativeTTL : ttl
+    store(key, row.map { .row($0) } ?? .missing, now: now)
+  }
+
+  func store(_ key: String, _ value: CachedValue, now: UInt64) {
+    defer { metrics.cacheBytes.store(self.bytes, ordering: .relaxed) }
+    let isRow = value.row != nil
+    let bytes = value.bytes + key.utf8.count + 96  // the entry, its index slot and the key
+    let lifetime = isRow ? ttl : negativeTTL
     let entry = Entry(
-      key: key, row: row, expiresAt: now &+ lifetime, staleUntil: now &+ lifetime &+ staleWindow, referenced: true)
-    if let slot = index[key] {
-      slots[slot] = entry
-      return
+      key: key, value: value, bytes: bytes, expiresAt: now &+ lifetime, staleUntil: now &+ lifetime &+ staleWindow,
+      referenced: true)
+    let ring = isRow ? 0 : 1
+    if let existing = index[key] {
+      if existing.ring == ring {
+        rings[ring].bytes += bytes - rings[ring].slots[existing.slot].bytes
+        rings[ring].slots[existing.slot] = entry
+        evictOverBytes(ring: ring, keeping: key)
+        return
+      }
+      remove(at: existing)
     }
-    if slots.count < capacity {
-      index[key] = slots.count
-      slots.append(entry)
+    guard bytes <= maxEntryBytes else { return }  // too large to keep: served, never cached
+    if rings[ring].slots.count < rings[ring].capacity {
+      index[key] = (ring, rings[ring].slots.count)
+      rings[ring].slots.append(entry)
+      rings[ring].bytes += bytes
       metrics.cacheEntries.wrappingIncrement(ordering: .relaxed)
-      return
+    } else {
+      let slot = victim(ring: ring)
+      let old = rings[ring].slots[slot]
+      index.removeValue(forKey: old.key)
+      rings[ring].bytes += bytes - old.bytes
+      index[key] = (ring, slot)
+      rings[ring].slots[slot] = entry
+      metrics.cacheEvictions.wrappingIncrement(ordering: .relaxed)
     }
-    // CLOCK: sweep past recently used entries (clearing their bit) to the first unused one.
-    while slots[hand].referenced {
-      slots[hand].referenced = false
-      hand = (hand + 1) % capacity
+    evictOverBytes(ring: ring, keeping: key)
+  }
+
+  /// CLOCK: sweeps past recently used entries (clearing their bit) to the first unused one.
+  private func victim(ring: Int) -> Int {
+    let count = rings[ring].slots.count
+    while rings[ring].slots[rings[ring].hand].referenced {
+      rings[ring].slots[rings[ring].hand].referenced = false
+      rings[ring].hand = (rings[ring].hand + 1) % count
     }
-    index.removeValue(forKey: slots[hand].key)
-    index[key] = hand
-    slots[hand] = entry
-    hand = (hand + 1) % capacity
-    metrics.cacheEvictions.wrappingIncrement(ordering: .relaxed)
+    let slot = rings[ring].hand
+    rings[ring].hand = (slot + 1) % count
+    return slot
+  }
+
+  /// Evicts (CLOCK order) until the cache is within its byte bound, sparing the entry just
+  /// stored.
+  private func evictOverBytes(ring: Int, keeping key: String) {
+    while bytes > maxBytes && rings[ring].slots.count > 1 {
+      var slot = victim(ring: ring)
+      if rings[ring].slots[slot].key == key { slot = victim(ring: ring) }
+      remove(at: (ring, slot))
+      metrics.cacheEvictions.wrappingIncrement(ordering: .relaxed)
+    }
+  }
+
+  /// Removes an entry, moving the ring's last entry into its slot.
+  private func remove(at position: (ring: Int, slot: Int)) {
+    let (ring, slot) = position
+    let removed = rings[ring].slots[slot]
+    index.removeValue(forKey: removed.key)
+    rings[ring].bytes -= removed.bytes
+    let last = rings[ring].slots.removeLast()
+    if slot < rings[ring].slots.count {
+      rings[ring].slots[slot] = last
+      index[last.key] = (ring, slot)
+    }
+    if rings[ring].hand >= rings[ring].slots.count { rings[ring].hand = 0 }
+    metrics.cacheEntries.wrappingDecrement(ordering: .relaxed)
   }
 
   /// Single-flight: the first caller for `key` gets `true` and must fetch, later callers wait.
@@ -131,11 +257,10 @@ public struct CacheConfiguration: Sendable {
 
   /// Ends a fetch: stores its result and answers every waiter.
   func finish(_ key: String, _ outcome: FetchOutcome, now: UInt64) {
-    switch outcome {
-    case .found(let row): store(key, row: row, now: now)
-    case .missing: store(key, row: nil, now: now)
-    case .failed:
-      if let slot = index[key] { slots[slot].refreshing = false }  // a later hit may try again
+    if let value = outcome.cached {
+      store(key, value, now: now)
+    } else if let (ring, slot) = index[key] {
+      rings[ring].slots[slot].refreshing = false  // a later hit may try again
     }
     guard let waiting = waiters.removeValue(forKey: key) else { return }
     for waiter in waiting { waiter(outcome) }

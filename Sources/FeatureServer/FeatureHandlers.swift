@@ -1,7 +1,10 @@
-import Foundation
 import HTTPCore
 import Reactor
 import RedisPool
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 extension FeatureService {
   // MARK: GET /features/:entity/:id
@@ -9,7 +12,7 @@ extension FeatureService {
   func getFeatures(_ request: HTTPRequest, _ responder: HTTPResponder) {
     let started = monotonicNanoseconds()
     let entityName = request.parameters["entity"] ?? ""
-    let id = request.parameters["id"] ?? ""
+    let requestedID = request.parameters["id"] ?? ""
     guard let entityPosition = entityIndex[entityName] else {
       return answer(
         responder, .features,
@@ -18,10 +21,13 @@ extension FeatureService {
         since: started)
     }
     let entity = registry.entities[entityPosition]
-    if let violation = entity.idRule.violation(id) {
+    let id: String
+    switch entity.idRule.canonical(requestedID) {
+    case .success(let canonical): id = canonical
+    case .failure(let violation):
       return answer(
         responder, .features,
-        .error(.badRequest, code: "invalid_id", message: "\(entity.name) id '\(id)' \(violation)"),
+        .error(.badRequest, code: "invalid_id", message: "\(entity.name) id '\(requestedID)' \(violation.reason)"),
         since: started)
     }
     var selection: [Int]? = nil
@@ -44,11 +50,24 @@ extension FeatureService {
         var missing = HTTPResponse.error(.notFound, code: "not_found", message: "\(entity.name) '\(id)' not found")
         missing.headers.add(name: "X-Cache", value: cacheLabel(cacheResult))
         response = missing
+      case .invalid(let cacheResult):
+        response = invalidStoredRow(entity: entity, id: id, cache: cacheResult)
       case .unavailable(let error):
         response = unavailable(error)
       }
       answer(responder, .features, response, since: started)
     }
+  }
+
+  /// The answer for a key that holds something other than a feature row: the server's data is
+  /// wrong, not the request and not Redis's availability. No key names or Redis text leave the
+  /// server (they are in its log).
+  func invalidStoredRow(entity: EntityDefinition, id: String, cache: CacheResult) -> HTTPResponse {
+    var response = HTTPResponse.error(
+      .internalServerError, code: "invalid_stored_row",
+      message: "the stored data of \(entity.name) '\(id)' is not a feature row; the server log has the details")
+    response.headers.add(name: "X-Cache", value: cacheLabel(cache))
+    return response
   }
 
   /// Feature positions for requested names, or a 400 naming the unknown one.
@@ -84,7 +103,7 @@ extension FeatureService {
     var outside = false
     if let timestamp = row.eventTimestamp {
       JSONWriter.appendInteger(timestamp, to: &body)
-      let age = Int64(time(nil)) - timestamp
+      let age = EventTime.age(of: timestamp, now: Int64(time(nil)))
       loopMetrics.recordAge(entity: entityPosition, seconds: age)
       outside = Double(age) > entity.maxAge
     } else {
@@ -112,7 +131,8 @@ extension FeatureService {
   }
 
   func unavailable(_ error: RedisError) -> HTTPResponse {
-    var response = HTTPResponse.error(.serviceUnavailable, code: "redis_unavailable", message: error.description)
+    var response = HTTPResponse.error(
+      .serviceUnavailable, code: error == .overloaded ? "overloaded" : "redis_unavailable", message: error.description)
     response.headers.add(name: "Retry-After", value: "1")
     response.headers.add(name: "X-Cache", value: "MISS")
     return response
@@ -124,23 +144,25 @@ extension FeatureService {
     let started = monotonicNanoseconds()
     let batch: BatchRequest
     do {
-      batch = try JSONDecoder().decode(BatchRequest.self, from: Data(request.body))
-    } catch {
-      return answer(
-        responder, .featuresBatch,
-        .error(.badRequest, code: "invalid_json", message: BatchRequest.describe(error)), since: started)
-    }
-    guard batch.items.count <= configuration.maxBatchItems else {
-      return answer(
-        responder, .featuresBatch,
-        .error(
-          .contentTooLarge, code: "too_many_items",
-          message: "\(batch.items.count) items; at most \(configuration.maxBatchItems) per request"),
-        since: started)
+      batch = try BatchRequest(parsing: request.body, maxItems: configuration.maxBatchItems)
+    } catch let failure {
+      switch failure {
+      case .tooManyItems(let limit):
+        return answer(
+          responder, .featuresBatch,
+          .error(
+            .contentTooLarge, code: "too_many_items", message: "more than \(limit) items; at most \(limit) per request"),
+          since: started)
+      case .invalid(let message):
+        return answer(
+          responder, .featuresBatch, .error(.badRequest, code: "invalid_json", message: message), since: started)
+      }
     }
     // Validate everything first: a bad item is a 400 naming it, before anything is read.
     var reads: [(entity: EntityDefinition, id: String)] = []
     var plans: [(position: Int, selection: [Int]?)] = []
+    reads.reserveCapacity(batch.items.count)
+    plans.reserveCapacity(batch.items.count)
     for (index, item) in batch.items.enumerated() {
       guard let position = entityIndex[item.entity] else {
         return answer(
@@ -149,11 +171,15 @@ extension FeatureService {
           since: started)
       }
       let entity = registry.entities[position]
-      if let violation = entity.idRule.violation(item.id) {
+      let id: String
+      switch entity.idRule.canonical(item.id) {
+      case .success(let canonical): id = canonical
+      case .failure(let violation):
         return answer(
           responder, .featuresBatch,
           .error(
-            .badRequest, code: "invalid_id", message: "items[\(index)].id: \(entity.name) id '\(item.id)' \(violation)"),
+            .badRequest, code: "invalid_id",
+            message: "items[\(index)].id: \(entity.name) id '\(item.id)' \(violation.reason)"),
           since: started)
       }
       var selection: [Int]? = nil
@@ -164,7 +190,7 @@ extension FeatureService {
           return answer(responder, .featuresBatch, error.response, since: started)
         }
       }
-      reads.append((entity, item.id))
+      reads.append((entity, id))
       plans.append((position, selection))
     }
     let loopMetrics = metrics[responder.eventLoop.index]
@@ -181,6 +207,8 @@ extension FeatureService {
             cache: cacheResult, loopMetrics: loopMetrics, into: &body)
         case .missing:
           appendItemStatus(entity: entity.name, id: id, status: "NOT_FOUND", into: &body)
+        case .invalid:
+          appendItemStatus(entity: entity.name, id: id, status: "INVALID", into: &body)
         case .unavailable:
           appendItemStatus(entity: entity.name, id: id, status: "UNAVAILABLE", into: &body)
         }
@@ -215,50 +243,3 @@ struct HTTPResponseError: Error {
 let hitHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "HIT")])
 let missHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "MISS")])
 let staleHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "STALE")])
-
-/// `POST /features` body: `{"items": [{"entity": "customer", "id": "42", "features": ["age"]}]}`.
-/// Ids may be JSON strings or integers.
-struct BatchRequest: Decodable {
-  struct Item: Decodable {
-    let entity: String
-    let id: String
-    let features: [String]?
-
-    enum CodingKeys: String, CodingKey { case entity, id, features }
-
-    init(from decoder: Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      entity = try container.decode(String.self, forKey: .entity)
-      if let number = try? container.decode(Int64.self, forKey: .id) {
-        id = String(number)
-      } else {
-        id = try container.decode(String.self, forKey: .id)
-      }
-      features = try container.decodeIfPresent([String].self, forKey: .features)
-    }
-  }
-
-  let items: [Item]
-
-  /// A message that names the field at fault.
-  static func describe(_ error: Error) -> String {
-    func path(_ codingPath: [CodingKey]) -> String {
-      let text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-      return text.hasPrefix(".") ? String(text.dropFirst()) : text
-    }
-    switch error {
-    case DecodingError.keyNotFound(let key, let context):
-      let parent = path(context.codingPath)
-      return "missing field '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)'"
-    case DecodingError.typeMismatch(let type, let context):
-      return "field '\(path(context.codingPath))' must be \(type == String.self ? "a string" : "\(type)")"
-    case DecodingError.valueNotFound(_, let context):
-      return "field '\(path(context.codingPath))' must not be null"
-    case DecodingError.dataCorrupted(let context):
-      return context.codingPath.isEmpty
-        ? "body is not valid JSON" : "field '\(path(context.codingPath))': \(context.debugDescription)"
-    default:
-      return "body is not valid JSON"
-    }
-  }
-}

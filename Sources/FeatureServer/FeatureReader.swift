@@ -7,12 +7,19 @@ enum ReadResult {
   case found(FeatureRow, CacheResult)
   /// The instance does not exist (`.negative`: known from the cache).
   case missing(CacheResult)
+  /// Redis holds something at the key that is not a feature row (a key of another type, an
+  /// error reply): bad stored data, not an outage. Logged and counted where it was read.
+  case invalid(CacheResult)
   case unavailable(RedisError)
 }
 
 /// One loop's path from a key to its row: cache, then (single-flight) Redis, with stale-if-error.
 /// Runs on its loop only.
 final class FeatureReader {
+  /// Loop time of the last stored-row problem logged, so a bad key read in a hot loop logs once
+  /// a second (with how many were not logged), not once per request.
+  private var lastProblemLogged: UInt64 = 0
+  private var problemsNotLogged = 0
   let loop: EventLoop
   let redis: RedisLoopPool
   let cache: FeatureCache?
@@ -78,13 +85,16 @@ final class FeatureReader {
   private func lookup(_ key: String, entity: EntityDefinition) -> ReadResult? {
     guard let cache else { return nil }
     switch cache.lookup(key, now: loop.now) {
-    case .fresh(let row?, let refresh):
+    case .fresh(.row(let row), let refresh):
       metrics.recordCache(.hit)
       if refresh { refreshInBackground(key, entity: entity) }
       return .found(row, .hit)
-    case .fresh(nil, _):
+    case .fresh(.missing, _):
       metrics.recordCache(.negative)
       return .missing(.negative)
+    case .fresh(.invalid, _):
+      metrics.recordCache(.negative)
+      return .invalid(.negative)
     case .expired, .miss:
       return nil
     }
@@ -114,11 +124,18 @@ final class FeatureReader {
       case .missing:
         if countsAsRead { self.metrics.recordCache(.miss) }
         completion(.missing(.miss))
+      case .invalid:
+        if countsAsRead { self.metrics.recordCache(.miss) }
+        completion(.invalid(.miss))
       case .failed(let error):
         guard countsAsRead else { return completion(.unavailable(error)) }
         if let cache = self.cache, case .expired(let stale) = cache.lookup(key, now: monotonicNanoseconds()) {
           self.metrics.recordCache(.stale)
-          if let row = stale { completion(.found(row, .stale)) } else { completion(.missing(.stale)) }
+          switch stale {
+          case .row(let row): completion(.found(row, .stale))
+          case .missing: completion(.missing(.stale))
+          case .invalid: completion(.invalid(.stale))
+          }
         } else {
           completion(.unavailable(error))
         }
@@ -135,10 +152,11 @@ final class FeatureReader {
           return .found(row)
         }
         return .missing
-      case .success(let reply) where reply.kind == .error:
-        return .failed(.connectionLost("Redis refused HGETALL \(key): \(String(decoding: reply.bytes, as: UTF8.self))"))
-      case .success:
-        return .failed(.connectionLost("unexpected reply to HGETALL \(key)"))
+      case .success(let reply):
+        // WRONGTYPE and the like: the key holds something that is not a feature hash. The
+        // connection is fine and so is Redis; the row is bad. The details go to the log only.
+        self.storedRowRefused(key, entity: entity, reply: reply)
+        return .invalid
       case .failure(let error):
         return .failed(error)
       }
@@ -150,5 +168,25 @@ final class FeatureReader {
     if cache.join(key, deliver) {
       send { result in cache.finish(key, outcome(result), now: monotonicNanoseconds()) }
     }
+  }
+
+  private func storedRowRefused(_ key: String, entity: EntityDefinition, reply: RedisReplyView) {
+    metrics.recordStoredRowError(entity: registry.position(of: entity.name))
+    let now = loop.now
+    guard now &- lastProblemLogged >= 1_000_000_000 || lastProblemLogged == 0 else {
+      problemsNotLogged += 1
+      return
+    }
+    lastProblemLogged = now
+    let detail =
+      reply.kind == .error
+      ? String(decoding: reply.bytes.prefix(200), as: UTF8.self) : "a \(reply.kind) reply instead of a hash"
+    featureLogger.warning(
+      "a stored row cannot be read; answered as invalid stored data",
+      metadata: [
+        "key": "\(key)", "entity": "\(entity.name)", "redis": "\(detail)",
+        "not_logged_since_last": "\(problemsNotLogged)",
+      ])
+    problemsNotLogged = 0
   }
 }

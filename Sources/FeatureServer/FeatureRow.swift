@@ -11,6 +11,12 @@ import RedisPool
   var decodeErrors: Int
   /// `"features":{...}` for every feature, rendered once when the row is read.
   var renderedFeatures: [UInt8]
+  /// An estimate of the memory the row holds, for the cache's byte bound.
+  var approximateBytes: Int {
+    var total = 64 + renderedFeatures.count + values.count * 32
+    for case .string(let text)? in values { total += text.utf8.count }
+    return total
+  }
 
   /// Decodes an HGETALL reply. An empty hash is a missing instance: nil.
   @_spi(Benchmarks) public init?(hash reply: [RedisValue], entity: EntityDefinition) {
@@ -81,7 +87,8 @@ private struct HashDecoder {
 
   mutating func add(field: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
     if field.count == 3 && field.elementsEqual("_ts".utf8) {
-      timestamp = DecimalText.int64(value) ?? DecimalText.double(value).flatMap { $0.isFinite ? Int64($0) : nil }
+      // Out of range or not a number: served as a null event time and counted, never trusted.
+      timestamp = EventTime.seconds(value)
       if timestamp == nil { errors += 1 }
       return
     }

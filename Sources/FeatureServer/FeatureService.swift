@@ -15,6 +15,15 @@ public struct FeatureServiceConfiguration: Sendable {
   public var version = "0.1.0"
 
   public init() {}
+
+  /// Refuses settings that cannot work, naming the flag.
+  public func validate() throws {
+    try cache.validate()
+    try ConfigurationError.check("max-batch-items", maxBatchItems, in: 1...100_000)
+    guard fraudThreshold.isFinite, fraudThreshold >= 0, fraudThreshold <= 1 else {
+      throw ConfigurationError("fraud-threshold must be between 0 and 1, got \(fraudThreshold)")
+    }
+  }
 }
 
 /// The feature server's routes over a registry, a Redis pool and one reader per loop:
@@ -46,7 +55,9 @@ public final class FeatureService: @unchecked Sendable {
       let loopMetrics = LoopMetrics(entityCount: registry.entities.count)
       let cache =
         configuration.cache.enabled
-        ? FeatureCache(configuration: configuration.cache, capacity: perLoopCapacity, metrics: loopMetrics) : nil
+        ? FeatureCache(
+          configuration: configuration.cache, capacity: perLoopCapacity,
+          maxBytes: max(1024, configuration.cache.maxBytes / loops.count), metrics: loopMetrics) : nil
       readers.append(
         FeatureReader(loop: loop, redis: pool.on(loop), cache: cache, metrics: loopMetrics, registry: registry))
       metrics.append(loopMetrics)

@@ -66,10 +66,19 @@ public final class Loader {
     }
     var shift: Int64 = 0
     if options.shiftTimestampsToNow, let newest = rows.compactMap(\.timestamp).max() {
-      shift = Int64(Date().timeIntervalSince1970) - newest
+      // Both are within EventTime.validRange, so neither this nor `timestamp + shift` overflows.
+      shift = Int64(time(nil)) - newest
     }
     var commands: [RedisCommand] = []
     for row in rows {
+      if let timestamp = row.timestamp, !EventTime.validRange.contains(timestamp + shift) {
+        let bad = BadRow(
+          file: path, line: row.line,
+          reason: "event_timestamp \(timestamp) moved by \(shift) s to now falls before 1970")
+        if options.strict { throw LoaderError(bad.description) }
+        report.badRows.append(bad)
+        continue
+      }
       let key = registry.redisKey(entity: entity.name, id: row.id)
       var hset: [[UInt8]] = [Array("HSET".utf8), Array(key.utf8)]
       for (name, value) in row.fields {
@@ -190,13 +199,19 @@ public final class Loader {
   private func validate(
     line: Int, id: String, timestamp: String?, values: [String: String], entity: EntityDefinition, file: String
   ) -> ParsedRow {
-    if let violation = entity.idRule.violation(id) {
-      return .failure(BadRow(file: file, line: line, reason: "\(entity.name)_id '\(id)' \(violation)"))
+    let canonicalID: String
+    switch entity.idRule.canonical(id) {
+    case .success(let canonical): canonicalID = canonical
+    case .failure(let violation):
+      return .failure(BadRow(file: file, line: line, reason: "\(entity.name)_id '\(id)' \(violation.reason)"))
     }
     var eventTime: Int64? = nil
     if let timestamp, !timestamp.isEmpty {
-      guard let parsed = Int64(timestamp) ?? Double(timestamp).flatMap({ $0.isFinite ? Int64($0) : nil }) else {
-        return .failure(BadRow(file: file, line: line, reason: "event_timestamp '\(timestamp)' is not epoch seconds"))
+      guard let parsed = EventTime.seconds(timestamp) else {
+        return .failure(
+          BadRow(
+            file: file, line: line,
+            reason: "event_timestamp '\(timestamp.prefix(40))' is not epoch seconds between 1970 and 9999"))
       }
       eventTime = parsed
     }
@@ -213,7 +228,7 @@ public final class Loader {
       // A Redis hash cannot be empty: there would be nothing to store.
       return .failure(BadRow(file: file, line: line, reason: "no feature values and no event_timestamp"))
     }
-    return .success((line, id, eventTime, fields))
+    return .success((line, canonicalID, eventTime, fields))
   }
 }
 

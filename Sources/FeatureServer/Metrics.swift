@@ -67,9 +67,13 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   let durationSumNanoseconds: [ManagedAtomic<Int>]
   let cacheResults: [ManagedAtomic<Int>] = CacheResult.allCases.map { _ in ManagedAtomic(0) }
   let cacheEntries = ManagedAtomic<Int>(0)
+  /// The estimated bytes this loop's cache holds (set by the cache after each store).
+  let cacheBytes = ManagedAtomic<Int>(0)
   let cacheEvictions = ManagedAtomic<Int>(0)
   let cacheRefreshes = ManagedAtomic<Int>(0)
   let decodeErrors = ManagedAtomic<Int>(0)
+  /// Per entity: reads that found something other than a feature row at the key.
+  let storedRowErrors: [ManagedAtomic<Int>]
   let ageBuckets: [ManagedAtomic<Int>]
   let ageSumSeconds: [ManagedAtomic<Int>]
   let entityCount: Int
@@ -90,6 +94,7 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
     durationSumNanoseconds = Route.allCases.map { _ in ManagedAtomic(0) }
     ageBuckets = (0..<(entityCount * (LoopMetrics.ageBounds.count + 1))).map { _ in ManagedAtomic(0) }
     ageSumSeconds = (0..<entityCount).map { _ in ManagedAtomic(0) }
+    storedRowErrors = (0..<entityCount).map { _ in ManagedAtomic(0) }
   }
 
   static func statusSlot(_ code: Int) -> Int {
@@ -126,6 +131,11 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
 
   func recordCache(_ result: CacheResult) {
     cacheResults[result.rawValue].wrappingIncrement(ordering: .relaxed)
+  }
+
+  func recordStoredRowError(entity: Int?) {
+    guard let entity, entity < storedRowErrors.count else { return }
+    storedRowErrors[entity].wrappingIncrement(ordering: .relaxed)
   }
 
   func recordAge(entity: Int, seconds: Int64) {

@@ -92,9 +92,21 @@ struct MetricsRenderer {
     header(&text, "cache_max_entries", "gauge", "Configured cache capacity.")
     text +=
       "featureserver_cache_max_entries \(service.configuration.cache.enabled ? service.configuration.cache.maxEntries : 0)\n"
+    header(&text, "cache_bytes", "gauge", "Estimated bytes held by cached entries (all loops).")
+    text += "featureserver_cache_bytes \(service.metrics.reduce(0) { $0 + $1.cacheBytes.load(ordering: .relaxed) })\n"
+    header(&text, "cache_max_bytes", "gauge", "Configured bound on the cache's bytes.")
+    text +=
+      "featureserver_cache_max_bytes \(service.configuration.cache.enabled ? service.configuration.cache.maxBytes : 0)\n"
     header(&text, "feature_decode_errors_total", "counter", "Stored values that did not parse as the registry's type.")
     text +=
       "featureserver_feature_decode_errors_total \(service.metrics.reduce(0) { $0 + $1.decodeErrors.load(ordering: .relaxed) })\n"
+    header(
+      &text, "stored_row_errors_total", "counter",
+      "Reads that found something other than a feature row at an instance's key (e.g. a key of another type).")
+    for (position, entity) in service.registry.entities.enumerated() {
+      let count = service.metrics.reduce(0) { $0 + $1.storedRowErrors[position].load(ordering: .relaxed) }
+      text += "featureserver_stored_row_errors_total{entity=\"\(entity.name)\"} \(count)\n"
+    }
   }
 
   private func redis(_ text: inout String) {

@@ -73,31 +73,57 @@ public struct FeatureDefinition: Sendable, Equatable {
 }
 
 /// What an entity's ids may look like. Ids that break the rule get 400 before touching Redis.
+///
+/// Every id has one canonical text, the one its Redis key and cache entry use: an integer id is
+/// its decimal value (`0042` and `42` are the same customer, `fs:customer:42`); a token is
+/// itself. Every route and the loader go through `canonical(_:)`, so no spelling of an id reads
+/// a different key or fills its own cache entry.
 public enum IdRule: Sendable, Equatable {
   /// Decimal digits only, within a range.
   case integer(min: Int64, max: Int64)
   /// Letters, digits, `_`, `-`, `.` and `:`, at most `maxLength` bytes.
   case token(maxLength: Int)
 
-  /// Nil when `id` fits; otherwise why not.
-  public func violation(_ id: String) -> String? {
+  /// The canonical text of `id`, or why it does not fit the rule.
+  public func canonical(_ id: String) -> Result<String, IdViolation> {
     switch self {
     case .integer(let min, let max):
-      guard !id.isEmpty, id.utf8.count <= 19, id.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let value = Int64(id) else {
-        return "must be a decimal integer"
+      // Leading zeros are allowed (and dropped); 64 bytes is far beyond any Int64 with them.
+      var value: Int64 = 0
+      var digits = 0
+      for byte in id.utf8 {
+        guard byte >= 48 && byte <= 57, digits < 64 else { return .failure(IdViolation("must be a decimal integer")) }
+        digits += 1
+        let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+        let (next, overflow2) = shifted.addingReportingOverflow(Int64(byte - 48))
+        guard !overflow1 && !overflow2 else { return .failure(IdViolation("must be between \(min) and \(max)")) }
+        value = next
       }
-      guard value >= min && value <= max else { return "must be between \(min) and \(max)" }
-      return nil
+      guard digits > 0 else { return .failure(IdViolation("must be a decimal integer")) }
+      guard value >= min && value <= max else { return .failure(IdViolation("must be between \(min) and \(max)")) }
+      return .success(digits == 1 || id.utf8.first != 48 ? id : String(value))
     case .token(let maxLength):
-      guard !id.isEmpty else { return "must not be empty" }
-      guard id.utf8.count <= maxLength else { return "must be at most \(maxLength) bytes" }
+      guard !id.isEmpty else { return .failure(IdViolation("must not be empty")) }
+      guard id.utf8.count <= maxLength else { return .failure(IdViolation("must be at most \(maxLength) bytes")) }
       let allowed = id.utf8.allSatisfy {
         ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 || $0 == 46
           || $0 == 58
       }
-      return allowed ? nil : "may contain only letters, digits, '_', '-', '.' and ':'"
+      return allowed ? .success(id) : .failure(IdViolation("may contain only letters, digits, '_', '-', '.' and ':'"))
     }
   }
+
+  /// Nil when `id` fits; otherwise why not.
+  public func violation(_ id: String) -> String? {
+    if case .failure(let violation) = canonical(id) { return violation.reason }
+    return nil
+  }
+}
+
+/// Why an id does not fit its entity's rule, e.g. "must be a decimal integer".
+public struct IdViolation: Error, Sendable, Equatable {
+  public let reason: String
+  init(_ reason: String) { self.reason = reason }
 }
 
 /// An entity kind: its id rule, features and freshness bound.
@@ -142,6 +168,11 @@ public struct Registry: Sendable {
 
   public func entity(named name: String) -> EntityDefinition? {
     byName[name].map { entities[$0] }
+  }
+
+  /// The position of entity `name` in `entities`.
+  public func position(of name: String) -> Int? {
+    byName[name]
   }
 
   /// The Redis key of an instance: `<prefix>:<entity>:<id>`.

@@ -47,6 +47,7 @@ struct LoadCommand: ParsableCommand {
     var configuration = try RedisConfiguration(url: redisURL)
     configuration.poolSize = 1
     configuration.commandTimeout = 10
+    configuration.stallTimeout = 30
     let group = try EventLoopGroup(threads: 1)
     try group.start()
     let pool = try RedisPool(configuration: configuration, group: group)

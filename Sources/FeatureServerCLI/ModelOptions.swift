@@ -1,5 +1,6 @@
 import ArgumentParser
 import FeatureServer
+import Reactor
 
 /// The fraud model behind `POST /predict`.
 struct ModelOptions: ParsableArguments {
@@ -7,7 +8,7 @@ struct ModelOptions: ParsableArguments {
   var model: String?
 
   @Option(help: "Fraud probability at or above which /predict answers is_fraud: true.")
-  var fraudThreshold = 0.7
+  var fraudThreshold = FeatureServiceConfiguration().fraudThreshold
 
   @Option(
     help: ArgumentHelp(
@@ -19,11 +20,33 @@ struct ModelOptions: ParsableArguments {
     help:
       "Seconds of /predict inputs the drift gauges (/metrics, GET /drift) compare with the model's reference distribution; 0 turns drift off."
   )
-  var driftWindow = 600.0
+  var driftWindow = DriftSettings(loops: 1).window
+
+  @Option(help: "Most nodes (all trees together) a model file may have; a larger one is refused.")
+  var modelMaxNodes = ModelLimits().maxNodes
+
+  @Option(help: "Deepest tree a model file may have; a deeper one is refused.")
+  var modelMaxDepth = ModelLimits().maxDepth
+
+  @Option(help: "Most trees a model file may have; more are refused.")
+  var modelMaxTrees = ModelLimits().maxTrees
+
+  var limits: ModelLimits {
+    var limits = ModelLimits()
+    limits.maxNodes = modelMaxNodes
+    limits.maxDepth = modelMaxDepth
+    limits.maxTrees = modelMaxTrees
+    return limits
+  }
 
   func validate() throws {
-    guard driftWindow >= 0 else { throw ValidationError("--drift-window must be 0 or more") }
-    guard fraudThreshold >= 0 && fraudThreshold <= 1 else {
+    do {
+      try ConfigurationError.checkSeconds("drift-window", driftWindow, positive: false, maximum: 30 * 86400)
+      try limits.validate()
+    } catch let error as ConfigurationError {
+      throw ValidationError("--\(error)")
+    }
+    guard fraudThreshold.isFinite && fraudThreshold >= 0 && fraudThreshold <= 1 else {
       throw ValidationError("--fraud-threshold must be between 0 and 1")
     }
     if let adminToken, adminToken.utf8.count < 16 {

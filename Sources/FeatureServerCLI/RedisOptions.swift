@@ -1,9 +1,12 @@
 import ArgumentParser
 import FeatureServer
+import Reactor
 import RedisPool
 
-/// Where Redis is and how the pool talks to it.
+/// Where Redis is and how the pool talks to it. Defaults come from `RedisConfiguration`.
 struct RedisOptions: ParsableArguments {
+  private static let defaults = RedisConfiguration(endpoint: .unix(path: "/"))
+
   @Option(
     help: ArgumentHelp(
       "redis://[user:password@]host:port/db or unix:///path.sock[?db=N]. Without it, serve starts its own redis-server and loads the bundled data."
@@ -11,87 +14,114 @@ struct RedisOptions: ParsableArguments {
   var redisURL: String?
 
   @Option(help: "Redis connections in total, spread over the loops.")
-  var redisPoolSize = 50
+  var redisPoolSize = defaults.poolSize
 
   @Option(
     help:
       "Redis commands one loop iteration sends share a connection (one write, one read) while it has fewer than this many in flight; 1 sends each on its own idle connection."
   )
-  var redisCommandsPerWrite = 16
+  var redisCommandsPerWrite = defaults.commandsPerWrite
+
+  @Option(help: "Redis commands in flight across the pool; beyond it reads fail at once with 503 + Retry-After.")
+  var redisMaxInFlight = defaults.maxInFlight
 
   @Option(help: "Seconds to connect and authenticate a Redis connection.")
-  var redisConnectTimeout = 1.0
+  var redisConnectTimeout = defaults.connectTimeout
 
-  @Option(help: "Seconds to wait for a Redis reply; then the command fails and the connection resets.")
-  var redisCommandTimeout = 0.5
+  @Option(help: "Seconds to wait for a Redis reply; then the command fails (the connection stays).")
+  var redisCommandTimeout = defaults.commandTimeout
+
+  @Option(help: "Seconds a connection with commands waiting may go without any reply before it is reset.")
+  var redisStallTimeout = defaults.stallTimeout
 
   @Option(help: "First reconnect delay in seconds (doubles per failure, jittered).")
-  var redisReconnectBaseDelay = 0.05
+  var redisReconnectBaseDelay = defaults.reconnectBaseDelay
 
   @Option(help: "Longest reconnect delay in seconds.")
-  var redisReconnectMaxDelay = 1.0
+  var redisReconnectMaxDelay = defaults.reconnectMaxDelay
 
   func validate() throws {
-    guard redisCommandsPerWrite >= 1 else {
-      throw ValidationError("--redis-commands-per-write must be at least 1, got \(redisCommandsPerWrite)")
+    do {
+      try apply(to: RedisConfiguration(endpoint: .unix(path: "/"))).validate()
+    } catch let error as ConfigurationError {
+      throw ValidationError("--\(error)")
     }
   }
 
-  func configuration(url: String) throws -> RedisConfiguration {
-    var configuration = try RedisConfiguration(url: url)
+  /// `base` with every pool setting of these flags.
+  func apply(to base: RedisConfiguration) -> RedisConfiguration {
+    var configuration = base
     configuration.poolSize = redisPoolSize
     configuration.commandsPerWrite = redisCommandsPerWrite
+    configuration.maxInFlight = redisMaxInFlight
     configuration.connectTimeout = redisConnectTimeout
     configuration.commandTimeout = redisCommandTimeout
+    configuration.stallTimeout = redisStallTimeout
     configuration.reconnectBaseDelay = redisReconnectBaseDelay
     configuration.reconnectMaxDelay = redisReconnectMaxDelay
+    return configuration
+  }
+
+  /// The configuration for `url` with these flags (URL errors never show the password).
+  func configuration(url: String) throws -> RedisConfiguration {
+    let configuration = apply(to: try RedisConfiguration(url: url))
     try configuration.validate()
     return configuration
   }
 }
 
-/// The feature routes' settings.
+/// The feature routes' settings. Defaults come from `FeatureServiceConfiguration`.
 struct FeatureOptions: ParsableArguments {
+  private static let defaults = FeatureServiceConfiguration()
+
   @Option(help: "Registry YAML file. Default: the bundled FinServe registry.")
   var registry: String?
 
   @Option(help: "Seconds a feature row is cached in process; 0 turns the cache off.")
-  var cacheTTL = 5.0
+  var cacheTTL = defaults.cache.ttl
 
   @Option(help: "Cached rows in total (split over the loops); least recently used go first.")
-  var cacheMaxEntries = 100_000
+  var cacheMaxEntries = defaults.cache.maxEntries
+
+  @Option(help: "Bytes the cached rows may take in total (estimated; split over the loops).")
+  var cacheMaxBytes = defaults.cache.maxBytes
 
   @Option(
     help:
       "Share of the cache TTL, before expiry, in which a hit also re-reads the row from Redis in the background (0 turns it off)."
   )
-  var cacheRefreshAhead = 0.2
+  var cacheRefreshAhead = defaults.cache.refreshAhead
 
   @Option(help: "Seconds a missing instance is remembered as missing.")
-  var negativeCacheTTL = 1.0
+  var negativeCacheTTL = defaults.cache.negativeTTL
+
+  @Option(
+    help:
+      "Share of the cache entries that may remember missing instances (so floods of unknown ids evict only each other)."
+  )
+  var negativeCacheShare = defaults.cache.negativeShare
 
   @Option(help: "Seconds past expiry a cached row may be served, marked stale, while Redis fails.")
-  var staleIfError = 60.0
+  var staleIfError = defaults.cache.staleIfError
 
   @Option(help: "Most items in one POST /features; more gets 413.")
-  var maxBatchItems = 100
+  var maxBatchItems = defaults.maxBatchItems
 
   func validate() throws {
-    guard cacheTTL >= 0, negativeCacheTTL >= 0, staleIfError >= 0 else {
-      throw ValidationError("--cache-ttl, --negative-cache-ttl and --stale-if-error must be 0 or more")
+    do {
+      try configuration.validate()
+    } catch let error as ConfigurationError {
+      throw ValidationError("--\(error)")
     }
-    guard cacheRefreshAhead >= 0 && cacheRefreshAhead < 1 else {
-      throw ValidationError("--cache-refresh-ahead must be at least 0 and below 1")
-    }
-    guard cacheMaxEntries >= 0 else { throw ValidationError("--cache-max-entries must be 0 or more") }
-    guard maxBatchItems >= 1 else { throw ValidationError("--max-batch-items must be at least 1") }
   }
 
   var configuration: FeatureServiceConfiguration {
     var configuration = FeatureServiceConfiguration()
     configuration.cache.ttl = cacheTTL
     configuration.cache.maxEntries = cacheMaxEntries
+    configuration.cache.maxBytes = cacheMaxBytes
     configuration.cache.negativeTTL = negativeCacheTTL
+    configuration.cache.negativeShare = negativeCacheShare
     configuration.cache.staleIfError = staleIfError
     configuration.cache.refreshAhead = cacheRefreshAhead
     configuration.maxBatchItems = maxBatchItems

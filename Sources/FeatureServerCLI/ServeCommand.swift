@@ -38,27 +38,30 @@ struct ServeCommand: ParsableCommand {
     // Checked before anything starts: a model that cannot serve stops start-up with the reason.
     if let path = model.path {
       do {
-        _ = try LoadedModel(path: path, registry: registry, drift: DriftSettings(window: model.driftWindow, loops: 1))
+        _ = try LoadedModel(
+          path: path, registry: registry, drift: DriftSettings(window: model.driftWindow, loops: 1),
+          limits: model.limits)
       } catch {
         throw ValidationError("--model: \(error)")
       }
     }
+    var httpConfiguration = http.configuration
+    try checkOpenFileLimit(&httpConfiguration)
     var ownRedis: OwnRedisServer? = nil
     defer { ownRedis?.stop() }
-    let url: String
+    var redisConfiguration: RedisConfiguration
     if let given = redis.redisURL {
-      url = given
+      do {
+        redisConfiguration = try redis.configuration(url: given)
+      } catch {
+        throw ValidationError("--redis-url: \(error)")
+      }
     } else {
       let started = try OwnRedisServer(executable: redisServer)
       ownRedis = started
-      url = started.url
-      cliLogger.info("started its own redis-server", metadata: ["redis": "\(url)"])
-    }
-    let redisConfiguration: RedisConfiguration
-    do {
-      redisConfiguration = try redis.configuration(url: url)
-    } catch {
-      throw ValidationError("--redis-url: \(error)")
+      redisConfiguration = try redis.configuration(url: started.url)
+      redisConfiguration.password = started.password
+      cliLogger.info("started its own redis-server", metadata: ["redis": "\(started.url)"])
     }
     let group = try EventLoopGroup(threads: http.threads)
     let pool: RedisPool
@@ -75,12 +78,13 @@ struct ServeCommand: ParsableCommand {
     var configuration = features.configuration
     model.apply(to: &configuration)
     let models = try model.path.map {
-      try ModelStore(path: $0, registry: registry, loops: group.loops, driftWindow: model.driftWindow)
+      try ModelStore(
+        path: $0, registry: registry, loops: group.loops, driftWindow: model.driftWindow, limits: model.limits)
     }
     let service = FeatureService(registry: registry, pool: pool, configuration: configuration, models: models)
     let router = Router()
     service.install(on: router)
-    let server = HTTPServer(configuration: http.configuration, group: group, router: router)
+    let server = HTTPServer(configuration: httpConfiguration, group: group, router: router)
     do {
       let reload: @Sendable (Int32) -> Void = { _ in
         cliLogger.notice("SIGHUP: reloading the model")
@@ -98,6 +102,25 @@ struct ServeCommand: ParsableCommand {
     } catch {
       throw ValidationError("cannot serve on \(http.bind):\(http.port): \(error)")
     }
+  }
+
+  /// Raises the open-files limit as far as it goes and lowers `--max-connections` (with a
+  /// warning) when even that cannot hold them; refuses to start when not one client fits.
+  private func checkOpenFileLimit(_ configuration: inout ServerConfiguration) throws {
+    guard let limit = OpenFileLimit.raise() else { return }
+    let fit = OpenFileLimit.connectionsThatFit(limit: limit, redisConnections: redis.redisPoolSize)
+    guard fit < configuration.maxConnections else { return }
+    guard fit >= 1 else {
+      throw ValidationError(
+        "the open-files limit (\(limit)) leaves no room for client connections next to \(redis.redisPoolSize) Redis connections; raise it (ulimit -n)"
+      )
+    }
+    cliLogger.warning(
+      "--max-connections lowered to what the open-files limit allows; raise the limit (ulimit -n) to serve more",
+      metadata: [
+        "asked": "\(configuration.maxConnections)", "serving": "\(fit)", "open_files_limit": "\(limit)",
+      ])
+    configuration.maxConnections = fit
   }
 
   private func loadBundledData(registry: Registry, pool: RedisPool) throws {

@@ -21,8 +21,14 @@ public struct RedisConfiguration: Sendable, Equatable {
   public var poolSize = 50
   /// Seconds to establish a connection (TCP connect plus the AUTH/SELECT handshake).
   public var connectTimeout: Double = 1
-  /// Seconds for a command's reply; then it fails with `.timeout` and the connection resets.
+  /// Seconds for a command's reply; then it fails with `.timeout` (the connection stays).
   public var commandTimeout: Double = 0.5
+  /// Seconds a connection with commands waiting may go without any reply before it is reset
+  /// (Redis, or the path to it, is stuck). At least the command timeout.
+  public var stallTimeout: Double = 2
+  /// Commands in flight across the whole pool (split evenly over the loops); beyond it commands
+  /// fail at once with `.overloaded` instead of queueing without bound behind a slow Redis.
+  public var maxInFlight = 10_000
   /// First reconnect delay in seconds; it doubles after each failed attempt...
   public var reconnectBaseDelay: Double = 0.05
   /// ...up to this many seconds. Each delay is jittered down to half of it.
@@ -45,7 +51,7 @@ public struct RedisConfiguration: Sendable, Equatable {
   /// Errors quote the URL with its password masked.
   public init(url: String) throws {
     let shown = RedisConfiguration.redacting(url)
-    func failure(_ reason: String) -> RedisConfigurationError { RedisConfigurationError("\(reason) in \(shown)") }
+    func failure(_ reason: String) -> ConfigurationError { ConfigurationError("\(reason) in \(shown)") }
     let isUnix: Bool
     var rest: Substring
     if url.hasPrefix("unix://") {
@@ -55,7 +61,7 @@ public struct RedisConfiguration: Sendable, Equatable {
       isUnix = false
       rest = url.dropFirst("redis://".count)
     } else {
-      throw RedisConfigurationError("expected redis://host:port/db or unix:///path, got '\(shown)'")
+      throw ConfigurationError("expected redis://host:port/db or unix:///path, got '\(shown)'")
     }
     var username: String? = nil
     var password: String? = nil
@@ -118,7 +124,7 @@ public struct RedisConfiguration: Sendable, Equatable {
       do {
         address = try HostResolution.numericAddress(of: host)
       } catch {
-        throw RedisConfigurationError("\(error) (\(shown))")
+        throw ConfigurationError("\(error) (\(shown))")
       }
       self.init(endpoint: .tcp(host: address, port: port))
     }
@@ -133,7 +139,7 @@ public struct RedisConfiguration: Sendable, Equatable {
 
   /// `host[:port]` or `[v6]:port`.
   static func hostAndPort(
-    _ text: Substring, defaultPort: Int, describe failure: (String) -> RedisConfigurationError
+    _ text: Substring, defaultPort: Int, describe failure: (String) -> ConfigurationError
   ) throws -> (host: String, port: Int) {
     var host = text
     var port = defaultPort
@@ -187,26 +193,23 @@ public struct RedisConfiguration: Sendable, Equatable {
     }
   }
 
-  /// Checks the numeric settings.
+  /// Checks the numeric settings, naming each by its flag.
   public func validate() throws {
-    guard poolSize >= 1 else { throw RedisConfigurationError("pool size must be at least 1, got \(poolSize)") }
-    guard commandsPerWrite >= 1 else {
-      throw RedisConfigurationError("commands per write must be at least 1, got \(commandsPerWrite)")
-    }
+    try ConfigurationError.check("redis-pool-size", poolSize, in: 1...10_000)
+    try ConfigurationError.check("redis-commands-per-write", commandsPerWrite, in: 1...100_000)
+    try ConfigurationError.check("redis-max-in-flight", maxInFlight, in: 1...10_000_000)
     for (name, value) in [
-      ("connect timeout", connectTimeout), ("command timeout", commandTimeout),
-      ("reconnect base delay", reconnectBaseDelay), ("reconnect max delay", reconnectMaxDelay),
-    ] where !(value > 0 && value.isFinite) {
-      throw RedisConfigurationError("\(name) must be a positive number of seconds, got \(value)")
+      ("redis-connect-timeout", connectTimeout), ("redis-command-timeout", commandTimeout),
+      ("redis-stall-timeout", stallTimeout), ("redis-reconnect-base-delay", reconnectBaseDelay),
+      ("redis-reconnect-max-delay", reconnectMaxDelay),
+    ] {
+      try ConfigurationError.checkSeconds(name, value, positive: true, maximum: 3600)
     }
     guard reconnectMaxDelay >= reconnectBaseDelay else {
-      throw RedisConfigurationError("reconnect max delay must be at least the base delay")
+      throw ConfigurationError("redis-reconnect-max-delay must be at least redis-reconnect-base-delay")
+    }
+    guard stallTimeout >= commandTimeout else {
+      throw ConfigurationError("redis-stall-timeout must be at least redis-command-timeout")
     }
   }
-}
-
-/// A Redis URL or setting that cannot be used.
-public struct RedisConfigurationError: Error, CustomStringConvertible, Equatable {
-  public let description: String
-  init(_ description: String) { self.description = description }
 }

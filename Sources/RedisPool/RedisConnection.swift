@@ -41,7 +41,9 @@ final class RedisConnection: EventHandler {
   private struct Pending {
     var deadline: UInt64
     var started: UInt64
-    var completion: Completion
+    /// nil once the command timed out: its caller has had its answer, and the reply, when it
+    /// comes, is read and dropped.
+    var completion: Completion?
   }
 
   let loop: EventLoop
@@ -62,6 +64,8 @@ final class RedisConnection: EventHandler {
   private var pendingHead = 0
   private var commandTimer: TimerID? = nil
   private var commandTimerDeadline: UInt64 = 0
+  /// When the last reply arrived (or the connection became ready).
+  private var lastReplyAt: UInt64 = 0
   private var connectTimer: TimerID? = nil
   private var reconnectTimer: TimerID? = nil
   private var failedAttempts = 0
@@ -80,6 +84,8 @@ final class RedisConnection: EventHandler {
   }
 
   var isReady: Bool { state == .ready }
+  /// Commands sent and not yet answered, including timed-out ones whose reply is still due (a
+  /// connection that owes replies is the last choice for new commands).
   var inFlight: Int { pending.count - pendingHead }
   /// Ready, with commands queued in this loop iteration that leave at its end in one write.
   var awaitsFlush: Bool { flushScheduled && state == .ready }
@@ -172,6 +178,7 @@ final class RedisConnection: EventHandler {
     if let connectTimer { loop.cancel(connectTimer) }
     connectTimer = nil
     state = .ready
+    lastReplyAt = monotonicNanoseconds()
     failedAttempts = 0
     if everConnected { statistics.reconnects.wrappingIncrement(ordering: .relaxed) }
     everConnected = true
@@ -239,7 +246,10 @@ final class RedisConnection: EventHandler {
     let deadline = now &+ nanoseconds(fromSeconds: configuration.commandTimeout)
     pending.append(Pending(deadline: deadline, started: now, completion: completion))
     statistics.inFlight.wrappingIncrement(ordering: .relaxed)
-    if commandTimer == nil { armCommandTimer(deadline) }
+    if commandTimer == nil || deadline < commandTimerDeadline {
+      if let commandTimer { loop.cancel(commandTimer) }
+      armCommandTimer(deadline)
+    }
   }
 
   /// A reply (or NULL, when the connection is going away) for the oldest pending command.
@@ -255,11 +265,17 @@ final class RedisConnection: EventHandler {
       pendingHead = 0
     }
     statistics.inFlight.wrappingDecrement(ordering: .relaxed)
+    guard let completion = entry.completion else {
+      // Answered `.timeout` already: its late reply (or loss) is dropped.
+      if reply != nil { lastReplyAt = monotonicNanoseconds() }
+      return
+    }
     if let reply {
       let now = monotonicNanoseconds()
+      lastReplyAt = now
       statistics.recordLatency(nanoseconds: now &- entry.started)
       statistics.record(reply.pointee.type == REDIS_REPLY_ERROR ? .errorReply : .ok)
-      switch entry.completion {
+      switch completion {
       case .value(let completion): completion(.success(RedisValue(reply: reply)))
       case .view(let completion): completion(.success(RedisReplyView(reply)))
       }
@@ -269,39 +285,63 @@ final class RedisConnection: EventHandler {
     if teardownReason == .closed {
       statistics.record(.connectionLost)
       error = .closed
-    } else if entry.deadline <= monotonicNanoseconds(), teardownReason == .timeout {
-      statistics.record(.timeout)
-      error = .timeout
     } else {
       statistics.record(.connectionLost)
       let reason: String
       switch teardownReason {
-      case .timeout?: reason = "reset after an earlier command timed out"
+      case .timeout?: reason = "reset after Redis stopped answering on it"
       case .connectionLost(let text)?: reason = text
       default: reason = errorText ?? "connection closed"
       }
       error = .connectionLost(reason)
     }
-    entry.completion.fail(error)
+    completion.fail(error)
   }
 
   // MARK: Timeouts
 
+  /// A command that gets no reply within the command timeout fails alone, with `.timeout`; the
+  /// connection stays (replies come in order, so its reply is read and dropped when it comes),
+  /// and the other commands on it are not disturbed. Only a connection that has had no reply at
+  /// all for `stallTimeout` while commands wait is reset: Redis or the path to it is stuck.
   private func armCommandTimer(_ deadline: UInt64) {
     commandTimerDeadline = deadline
     commandTimer = loop.schedule(atDeadline: deadline) { [weak self] in
       guard let self else { return }
       self.commandTimer = nil
-      guard self.pendingHead < self.pending.count else { return }
-      let oldest = self.pending[self.pendingHead].deadline
-      if oldest > monotonicNanoseconds() {
-        self.armCommandTimer(oldest)
-        return
-      }
-      guard let ac = self.context else { return }
-      self.logProblem("a command got no reply within \(self.configuration.commandTimeout) s; resetting the connection")
-      self.tearDown(ac, reason: .timeout)  // pending commands get NULL replies now, then cleanup
+      self.checkTimeouts()
     }
+  }
+
+  private func checkTimeouts() {
+    guard pendingHead < pending.count else { return }
+    let now = monotonicNanoseconds()
+    var nextDeadline = UInt64.max
+    var index = pendingHead
+    while index < pending.count {
+      if let completion = pending[index].completion {
+        if pending[index].deadline > now {
+          nextDeadline = pending[index].deadline
+          break
+        }
+        pending[index].completion = nil
+        statistics.record(.timeout)
+        completion.fail(.timeout)
+        // The completion may have sent more commands (on this connection, too) or closed it.
+        if state == .closed || context == nil { return }
+      }
+      index += 1
+    }
+    guard pendingHead < pending.count else { return }
+    let waitingSince = max(lastReplyAt, pending[pendingHead].started)
+    let stallDeadline = waitingSince &+ nanoseconds(fromSeconds: configuration.stallTimeout)
+    if now >= stallDeadline, let ac = context {
+      logProblem(
+        "no reply on this connection for \(configuration.stallTimeout) s while commands waited; resetting it")
+      tearDown(ac, reason: .timeout)  // pending commands get NULL replies now, then cleanup
+      return
+    }
+    armCommandTimer(min(nextDeadline, stallDeadline))
   }
 
   // MARK: Events and hooks

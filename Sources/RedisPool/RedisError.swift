@@ -10,6 +10,8 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
   case connectionLost(String)
   /// The pool is closed.
   case closed
+  /// Too many commands are in flight already (`maxInFlight`): the command was not sent.
+  case overloaded
 
   public var description: String {
     switch self {
@@ -17,6 +19,7 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case .timeout: "Redis command timed out"
     case .connectionLost(let reason): "Redis connection lost: \(reason)"
     case .closed: "Redis pool closed"
+    case .overloaded: "too many Redis commands in flight"
     }
   }
 }

@@ -8,14 +8,28 @@ public final class RedisLoopPool {
   let connections: [RedisConnection]
   let statistics: RedisLoopStatistics
   let commandsPerWrite: Int
+  /// This loop's share of the pool's in-flight bound.
+  let maxInFlight: Int
   /// The connection this loop iteration's commands go to, while it has room.
   private var batchConnection: RedisConnection? = nil
 
-  init(loop: EventLoop, connections: [RedisConnection], statistics: RedisLoopStatistics, commandsPerWrite: Int) {
+  init(
+    loop: EventLoop, connections: [RedisConnection], statistics: RedisLoopStatistics, commandsPerWrite: Int,
+    maxInFlight: Int
+  ) {
     self.loop = loop
     self.connections = connections
     self.statistics = statistics
     self.commandsPerWrite = commandsPerWrite
+    self.maxInFlight = maxInFlight
+  }
+
+  /// Why `count` more commands cannot be sent now, or nil when they can: admission control
+  /// (a Redis that slows down must not collect an unbounded queue of commands, each holding a
+  /// request) and fail-fast when no connection is up.
+  private func refusal(adding count: Int) -> (RedisError, RedisOutcome)? {
+    if statistics.inFlight.load(ordering: .relaxed) + count > maxInFlight { return (.overloaded, .rejected) }
+    return nil
   }
 
   /// Connections on this loop that are ready for commands.
@@ -25,6 +39,10 @@ public final class RedisLoopPool {
   /// fewer than `commandsPerWrite` commands), else on the ready connection with the fewest
   /// commands in flight; with none ready it fails at once with `.unavailable`.
   public func send(_ command: RedisCommand, completion: @escaping (RedisResult) -> Void) {
+    if let (error, outcome) = refusal(adding: 1) {
+      statistics.record(outcome)
+      return completion(.failure(error))
+    }
     guard let connection = nextConnection() else {
       statistics.record(.unavailable)
       completion(.failure(.unavailable))
@@ -36,6 +54,10 @@ public final class RedisLoopPool {
   /// Like `send(_:completion:)`, but the reply is handed over as a view into hiredis's memory,
   /// valid only while `completion` runs: for hot paths that decode a reply without copying it.
   public func send(viewing command: RedisCommand, completion: @escaping (RedisReplyResult) -> Void) {
+    if let (error, outcome) = refusal(adding: 1) {
+      statistics.record(outcome)
+      return completion(.failure(error))
+    }
     guard let connection = nextConnection() else {
       statistics.record(.unavailable)
       completion(.failure(.unavailable))
@@ -48,6 +70,13 @@ public final class RedisLoopPool {
   /// handed to its own completion as a view, in order, valid only while that completion runs.
   public func send(viewingBatch commands: [(RedisCommand, (RedisReplyResult) -> Void)]) {
     guard !commands.isEmpty else { return }
+    if let (error, outcome) = refusal(adding: commands.count) {
+      for (_, completion) in commands {
+        statistics.record(outcome)
+        completion(.failure(error))
+      }
+      return
+    }
     guard let connection = nextConnection() else {
       for (_, completion) in commands {
         statistics.record(.unavailable)
@@ -64,6 +93,10 @@ public final class RedisLoopPool {
     guard !commands.isEmpty else {
       completion([])
       return
+    }
+    if let (error, outcome) = refusal(adding: commands.count) {
+      for _ in commands { statistics.record(outcome) }
+      return completion(Array(repeating: .failure(error), count: commands.count))
     }
     guard let connection = nextConnection() else {
       for _ in commands { statistics.record(.unavailable) }

@@ -15,7 +15,7 @@ public final class RedisPool: @unchecked Sendable {
   public init(configuration: RedisConfiguration, group: EventLoopGroup) throws {
     try configuration.validate()
     guard configuration.poolSize >= group.loops.count else {
-      throw RedisConfigurationError(
+      throw ConfigurationError(
         "pool size \(configuration.poolSize) is smaller than the \(group.loops.count) loops: every loop needs a connection"
       )
     }
@@ -35,7 +35,8 @@ public final class RedisPool: @unchecked Sendable {
       pools.append(
         RedisLoopPool(
           loop: loop, connections: connections, statistics: loopStatistics,
-          commandsPerWrite: configuration.commandsPerWrite))
+          commandsPerWrite: configuration.commandsPerWrite,
+          maxInFlight: max(1, (configuration.maxInFlight + group.loops.count - 1) / group.loops.count)))
       allStatistics.append(loopStatistics)
     }
     loopPools = pools

@@ -41,6 +41,8 @@ public enum RedisOutcome: Int, CaseIterable, Sendable {
   case connectionLost
   /// Refused at once: no live connection on the loop.
   case unavailable
+  /// Refused at once: too many commands in flight.
+  case rejected
 
   /// The label used in metrics.
   public var label: String {
@@ -50,6 +52,7 @@ public enum RedisOutcome: Int, CaseIterable, Sendable {
     case .timeout: "timeout"
     case .connectionLost: "connection_lost"
     case .unavailable: "unavailable"
+    case .rejected: "rejected"
     }
   }
 }

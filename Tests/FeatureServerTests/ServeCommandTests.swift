@@ -121,7 +121,7 @@ final class ServeCommandValidationTests: XCTestCase {
       "Tests/FeatureServerTests/Fixtures/models/xgb3_binary_logistic.json"
     ).path
     let cases: [(arguments: [String], environment: [String: String], expected: String)] = [
-      (["serve", "--max-body-bytes", "0"], [:], "--max-body-bytes must be at least 1, got 0"),
+      (["serve", "--max-body-bytes", "0"], [:], "--max-body-bytes must be 1...1099511627776, got 0"),
       (["serve", "--port", "70000"], [:], "--port must be 0...65535"),
       (["serve", "--cache-ttl", "-1"], [:], "--cache-ttl"),
       (["serve", "--log-level", "loud"], [:], "The value 'loud' is invalid for '--log-level"),
@@ -134,21 +134,44 @@ final class ServeCommandValidationTests: XCTestCase {
       (["serve", "--drift-window=-1"], [:], "--drift-window must be 0 or more"),
       (["serve", "--cache-refresh-ahead", "1"], [:], "--cache-refresh-ahead must be at least 0 and below 1"),
       (["serve"], ["FEATURESERVER_ADMIN_TOKEN": "short"], "--admin-token must be at least 16 characters"),
-      (["serve"], ["FEATURESERVER_REDIS_COMMANDS_PER_WRITE": "0"], "--redis-commands-per-write must be at least 1"),
+      (
+        ["serve"], ["FEATURESERVER_REDIS_COMMANDS_PER_WRITE": "0"],
+        "--redis-commands-per-write must be 1...100000, got 0"
+      ),
+      // Durations that would overflow the nanosecond clock are refused by name, never trap.
+      (
+        ["serve", "--cache-ttl", "1e11"], [:],
+        "--cache-ttl must be 0 or more and at most 604800 seconds, got 100000000000"
+      ),
+      (["serve", "--idle-timeout", "1e300"], [:], "--idle-timeout must be more than 0 and at most 604800 seconds"),
+      (["serve", "--send-timeout", "nan"], [:], "--send-timeout must be more than 0"),
+      (["serve", "--redis-command-timeout", "inf"], [:], "--redis-command-timeout must be more than 0"),
+      (["serve", "--negative-cache-ttl", "1e20"], [:], "--negative-cache-ttl must be 0 or more"),
+      (["serve", "--stale-if-error", "1e19"], [:], "--stale-if-error must be 0 or more"),
+      (["serve", "--max-requests-per-pass", "0"], [:], "--max-requests-per-pass must be 1...1000000, got 0"),
+      (["serve", "--model-max-depth", "0"], [:], "--model-max-depth must be 1...10000, got 0"),
     ]
     for entry in cases {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: binary)
-      process.arguments = entry.arguments
-      process.environment = ProcessInfo.processInfo.environment.merging(entry.environment) { $1 }
-      let output = Pipe()
-      process.standardError = output
-      process.standardOutput = output
-      try process.run()
-      let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      process.waitUntilExit()
-      XCTAssertNotEqual(process.terminationStatus, 0, "\(entry.arguments) \(entry.environment)")
+      // A case that wrongly starts a server is killed by the timeout, and fails below.
+      let (status, text) = try runCommand(binary, entry.arguments, environment: entry.environment, timeout: 10)
+      XCTAssertNotEqual(status, 0, "\(entry.arguments) \(entry.environment)")
       XCTAssertTrue(text.contains(entry.expected), "\(entry.arguments) \(entry.environment): \(text)")
+    }
+  }
+
+  /// A Redis URL that cannot be used is named in the error without its password.
+  func testRedisURLErrorsNeverShowThePassword() throws {
+    let binary = productsDirectory.appendingPathComponent("featureserver").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("featureserver not built") }
+    for url in [
+      "redis://user:s3cr3t-pw@127.0.0.1:notaport/0", "redis://:s3cr3t-pw@127.0.0.1:6379/99",
+      "redis://:s3cr3t-pw@no-such-host.invalid:6379/0", "redis://user:s3cr3t-pw%zz@127.0.0.1/0",
+      "redis://s3cr3t-pw@[::1/0",
+    ] {
+      let (status, text) = try runCommand(binary, ["serve", "--redis-url", url], timeout: 10)
+      XCTAssertNotEqual(status, 0, url)
+      XCTAssertTrue(text.contains("--redis-url"), "\(url): \(text)")
+      XCTAssertFalse(text.contains("s3cr3t"), "the password leaked: \(text)")
     }
   }
 }

@@ -93,7 +93,8 @@ final class RedisPoolTests: XCTestCase {
 
   func testPipelinedRepliesGoToTheirCallersUnderConcurrency() throws {
     let redis = try RedisServerProcess()
-    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 4)
+    // 20 000 at once: above the default admission bound, which this test is not about.
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 4) { $0.maxInFlight = 40_000 }
     defer { closeAndWait(pool) }
     XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 4 })
     let perLoop = 10_000
@@ -283,23 +284,65 @@ final class RedisPoolTests: XCTestCase {
     XCTAssertEqual(try redis.cli(["-n", "0", "EXISTS", "via-socket"]), "0\n")
   }
 
-  func testCommandTimeoutFailsTheCommandAndResetsTheConnection() throws {
+  func testCommandTimeoutFailsOnlyThatCommandAndKeepsTheConnection() throws {
     let redis = try RedisServerProcess()
     let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2) { $0.commandTimeout = 0.2 }
     defer { closeAndWait(pool) }
     XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
     let start = Date()
-    let result = run(pool, RedisCommand("DEBUG", "SLEEP", "1"))
+    let result = run(pool, RedisCommand("DEBUG", "SLEEP", "0.6"))
     let elapsed = Date().timeIntervalSince(start)
     XCTAssertEqual(result, .failure(.timeout))
-    XCTAssertLessThan(elapsed, 0.6, "the timeout must come from our timer, not from Redis waking up")
+    XCTAssertLessThan(elapsed, 0.5, "the timeout must come from our timer, not from Redis waking up")
     XCTAssertEqual(pool.statisticsSnapshot().commands[.timeout], 1)
-    // The reset connection comes back by itself once Redis answers again.
+    // The connection was not reset: its late reply is read and dropped, and it serves again.
+    usleep(700_000)
+    XCTAssertEqual(try run(pool, RedisCommand("PING")).get(), .status("PONG"))
+    XCTAssertEqual(pool.statisticsSnapshot().reconnects, 0)
+    XCTAssertEqual(pool.statisticsSnapshot().commands[.connectionLost] ?? 0, 0)
+    XCTAssertEqual(pool.statisticsSnapshot().commandsInFlight, 0)
+  }
+
+  func testAConnectionWithoutAnyReplyForTheStallTimeoutIsReset() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2) {
+      $0.commandTimeout = 0.2
+      $0.stallTimeout = 0.4
+    }
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    XCTAssertEqual(run(pool, RedisCommand("DEBUG", "SLEEP", "1")), .failure(.timeout))
+    // Stuck past the stall timeout: reset, and back by itself once Redis answers again.
     XCTAssertNotNil(
-      waitUntil(timeout: 3) {
+      waitUntil(timeout: 4) {
         pool.statisticsSnapshot().reconnects >= 1 && pool.statisticsSnapshot().connectionsUp == 2
       })
     XCTAssertEqual(try run(pool, RedisCommand("PING")).get(), .status("PONG"))
+  }
+
+  func testCommandsOverTheInFlightBoundFailAtOnceWithOverloaded() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2) { $0.maxInFlight = 4 }
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    // 2 loops: 2 commands in flight per loop. The third on loop 0 is refused, not queued.
+    let loop = group.loops[0]
+    let results = Collected<RedisResult>()
+    let done = DispatchSemaphore(value: 0)
+    loop.execute {
+      let loopPool = pool.on(loop)
+      for _ in 0..<3 {
+        loopPool.send(RedisCommand("DEBUG", "SLEEP", "0.2")) { result in
+          results.append(result)
+          if results.count == 3 { done.signal() }
+        }
+      }
+    }
+    XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+    let values = results.values
+    XCTAssertEqual(values.first, .failure(.overloaded), "the refusal comes first: it does not wait for Redis")
+    XCTAssertEqual(values.filter { $0 == .failure(.overloaded) }.count, 1)
+    XCTAssertEqual(pool.statisticsSnapshot().commands[.rejected], 1)
   }
 
   func testClientKillOfPoolConnectionsReconnectsThemAll() throws {

@@ -88,12 +88,15 @@ public final class RawConnection {
 }
 
 /// Runs a command, returning its exit status and combined output.
-public func runCommand(_ executable: String, _ arguments: [String], timeout: Double = 60) throws -> (
-  status: Int32, output: String
-) {
+public func runCommand(
+  _ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 60
+) throws -> (status: Int32, output: String) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: executable)
   process.arguments = arguments
+  if !environment.isEmpty {
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+  }
   let pipe = Pipe()
   process.standardOutput = pipe
   process.standardError = pipe

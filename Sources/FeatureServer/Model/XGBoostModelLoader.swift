@@ -1,4 +1,26 @@
 import Foundation
+import Reactor
+
+/// How large a model the server accepts. A model is outside data too: a file with millions of
+/// nodes, or one tree that is a 200 000-node chain, would make every prediction slow (or the
+/// load run out of memory). Each bound is a flag; the defaults are far above real fraud models
+/// (the bundled one has 200 trees of depth 6, 12 000 nodes).
+public struct ModelLimits: Sendable, Equatable {
+  /// Nodes in all trees together.
+  public var maxNodes = 2_000_000
+  /// The deepest leaf of any tree (the root is depth 0).
+  public var maxDepth = 64
+  /// Trees in the model.
+  public var maxTrees = 20_000
+
+  public init() {}
+
+  public func validate() throws {
+    try ConfigurationError.check("model-max-nodes", maxNodes, in: 1...100_000_000)
+    try ConfigurationError.check("model-max-depth", maxDepth, in: 1...10_000)
+    try ConfigurationError.check("model-max-trees", maxTrees, in: 1...1_000_000)
+  }
+}
 
 /// Why a model file was refused.
 public struct ModelLoadError: Error, CustomStringConvertible, Sendable {
@@ -8,12 +30,12 @@ public struct ModelLoadError: Error, CustomStringConvertible, Sendable {
 
 extension XGBoostModel {
   /// Loads the JSON model at `path`.
-  public init(contentsOf path: String) throws {
+  public init(contentsOf path: String, limits: ModelLimits = ModelLimits()) throws {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw ModelLoadError("\(path): cannot read the model file")
     }
     do {
-      try self.init(json: data)
+      try self.init(json: data, limits: limits)
     } catch let error as ModelLoadError {
       throw ModelLoadError("\(path): \(error.description)")
     }
@@ -21,7 +43,7 @@ extension XGBoostModel {
 
   /// Parses a model from the bytes of XGBoost's JSON format. Only what the evaluator supports
   /// is accepted: a gbtree booster of numerical splits with one output and a logistic objective.
-  public init(json data: Data) throws {
+  public init(json data: Data, limits: ModelLimits = ModelLimits()) throws {
     let prefix = Array(data.prefix(2))
     if prefix.count == 2, prefix[0] == UInt8(ascii: "{"), Array("iUIlL$#".utf8).contains(prefix[1]) {
       throw ModelLoadError("this is UBJSON; save the model as JSON (a file name ending in .json)")
@@ -86,12 +108,15 @@ extension XGBoostModel {
     guard let trees = model["trees"] as? [[String: Any]] else {
       throw ModelLoadError("learner.gradient_booster.model.trees is missing")
     }
+    guard trees.count <= limits.maxTrees else {
+      throw ModelLoadError("\(trees.count) trees; at most \(limits.maxTrees) are accepted (--model-max-trees)")
+    }
     var nodes: [Node] = []
     var roots: [Int32] = []
     var depths: [Int] = []
     for (treeIndex, tree) in trees.enumerated() {
       roots.append(Int32(nodes.count))
-      depths.append(try Self.appendTree(tree, index: treeIndex, featureCount: featureCount, to: &nodes))
+      depths.append(try Self.appendTree(tree, index: treeIndex, featureCount: featureCount, limits: limits, to: &nodes))
     }
     var attributes: [String: String] = [:]
     for (key, value) in learner["attributes"] as? [String: Any] ?? [:] {
@@ -113,7 +138,9 @@ extension XGBoostModel {
   }
 
   /// Checks one tree and appends its nodes with child indices made absolute; returns its depth.
-  static func appendTree(_ tree: [String: Any], index: Int, featureCount: Int, to nodes: inout [Node]) throws -> Int {
+  static func appendTree(
+    _ tree: [String: Any], index: Int, featureCount: Int, limits: ModelLimits, to nodes: inout [Node]
+  ) throws -> Int {
     func numbers(_ key: String) throws -> [NSNumber] {
       guard let array = tree[key] as? [NSNumber] else { throw ModelLoadError("tree \(index): '\(key)' is missing") }
       return array
@@ -127,6 +154,11 @@ extension XGBoostModel {
     guard count > 0, [right.count, features.count, conditions.count, defaultLeft.count].allSatisfy({ $0 == count })
     else {
       throw ModelLoadError("tree \(index): node arrays differ in length")
+    }
+    guard nodes.count + count <= limits.maxNodes else {
+      throw ModelLoadError(
+        "more than \(limits.maxNodes) nodes (tree \(index) brings the total to \(nodes.count + count)); raise --model-max-nodes if the model is meant to be this large"
+      )
     }
     if let types = tree["split_type"] as? [NSNumber], types.contains(where: { $0.intValue != 0 }) {
       throw ModelLoadError("tree \(index): categorical splits are not supported")
@@ -162,6 +194,11 @@ extension XGBoostModel {
           left: offset + Int32(leftChild), right: offset + Int32(rightChild)))
       depth[leftChild] = max(depth[leftChild], depth[node] + 1)
       depth[rightChild] = max(depth[rightChild], depth[node] + 1)
+      guard depth[leftChild] <= limits.maxDepth && depth[rightChild] <= limits.maxDepth else {
+        throw ModelLoadError(
+          "tree \(index) is deeper than \(limits.maxDepth) levels; raise --model-max-depth if the model is meant to be this deep"
+        )
+      }
     }
     return depth.max() ?? 0
   }

@@ -24,12 +24,13 @@ public final class LoadedModel: Sendable {
 
   /// Loads and checks the model at `path` against `registry`; with `drift`, also its reference
   /// distribution (`<model>.reference.json`), when there is one.
-  public init(path: String, registry: Registry, drift: DriftSettings? = nil) throws {
+  public init(path: String, registry: Registry, drift: DriftSettings? = nil, limits: ModelLimits = ModelLimits()) throws
+  {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw ModelLoadError("\(path): cannot read the model file")
     }
     do {
-      model = try XGBoostModel(json: data)
+      model = try XGBoostModel(json: data, limits: limits)
       plan = try ModelInputPlan(model: model, registry: registry)
     } catch let error as ModelLoadError {
       throw ModelLoadError("\(path): \(error.description)")
@@ -82,6 +83,7 @@ public final class ModelStore: @unchecked Sendable {
 
   public let registry: Registry
   let drift: DriftSettings
+  let limits: ModelLimits
   let slots: [Slot]
   private let loops: [EventLoop]
   private let lock = NSLock()
@@ -92,10 +94,13 @@ public final class ModelStore: @unchecked Sendable {
 
   /// Loads the model at `path`; throws when it cannot serve. `driftWindow` seconds of inputs
   /// feed the drift gauges (0: off).
-  public init(path: String, registry: Registry, loops: [EventLoop], driftWindow: Double = 600) throws {
+  public init(
+    path: String, registry: Registry, loops: [EventLoop], driftWindow: Double = 600, limits: ModelLimits = ModelLimits()
+  ) throws {
     let drift = DriftSettings(window: driftWindow, loops: loops.count)
-    let model = try LoadedModel(path: path, registry: registry, drift: drift)
+    let model = try LoadedModel(path: path, registry: registry, drift: drift, limits: limits)
     self.drift = drift
+    self.limits = limits
     self.registry = registry
     self.loops = loops
     latest = model
@@ -115,7 +120,7 @@ public final class ModelStore: @unchecked Sendable {
       let target = path ?? current.path
       let loaded: LoadedModel
       do {
-        loaded = try LoadedModel(path: target, registry: registry, drift: drift)
+        loaded = try LoadedModel(path: target, registry: registry, drift: drift, limits: limits)
       } catch {
         reloadFailures.wrappingIncrement(ordering: .relaxed)
         let failure = error as? ModelLoadError ?? ModelLoadError("\(error)")
@@ -129,13 +134,14 @@ public final class ModelStore: @unchecked Sendable {
       let swapped = DispatchGroup()
       for (index, loop) in loops.enumerated() {
         swapped.enter()
-        loop.execute { [slots] in
+        // A loop that has stopped (shutdown) refuses the work: nothing to wait for there.
+        let accepted = loop.execute { [slots] in
           slots[index].model = loaded
           swapped.leave()
         }
+        if !accepted { swapped.leave() }
       }
-      // A loop that has stopped (shutdown) never runs its swap; do not wait for it forever.
-      _ = swapped.wait(timeout: .now() + 5)
+      swapped.wait()
       reloadSuccesses.wrappingIncrement(ordering: .relaxed)
       modelLogger.notice(
         "model reloaded",

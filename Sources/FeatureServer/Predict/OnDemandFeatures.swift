@@ -28,7 +28,8 @@ enum OnDemandFeature: String, CaseIterable, Sendable {
     let velocity = request.transactionsLastHour.map { Double($0) / 4 } ?? .nan
     let category = request.merchantCategory.flatMap { $0.isEmpty ? nil : $0 } ?? storedCategory
     let highRisk = category.map { highRiskCategories.contains($0) ? 1.0 : 0.0 } ?? .nan
-    let hour = (request.timestamp / 3600) % 24
+    // Floor division: a time before 1970 is still an hour of 0–23, never negative.
+    let hour = ((request.timestamp / 3600) % 24 + 24) % 24
     let oddHour = hour < 6 ? 1.0 : 0.0
     let device = request.deviceKnown.map { $0 ? 1.0 : 0.0 } ?? .nan
     let location = request.locationMatch.map { $0 ? 1.0 : 0.0 } ?? .nan

@@ -1,3 +1,4 @@
+import Codecs
 import HTTPCore
 import Reactor
 import RedisPool
@@ -35,15 +36,16 @@ extension FeatureService {
     var readSlots: [Int] = []
     for slot in PredictionEntity.allCases {
       guard let entity = plan.entities[slot.rawValue] else { continue }
-      if let violation = entity.idRule.violation(ids[slot.rawValue]) {
+      switch entity.idRule.canonical(ids[slot.rawValue]) {
+      case .success(let id): reads.append((entity, id))
+      case .failure(let violation):
         return answer(
           responder, .predict,
           .error(
             .badRequest, code: "invalid_request",
-            message: "field '\(slot.name)_id': \(slot.name) id '\(ids[slot.rawValue])' \(violation)"),
+            message: "field '\(slot.name)_id': \(slot.name) id '\(ids[slot.rawValue])' \(violation.reason)"),
           since: started)
       }
-      reads.append((entity, ids[slot.rawValue]))
       readSlots.append(slot.rawValue)
     }
     let explain = httpRequest.queryItem("explain").map { $0 == "true" || $0 == "1" } ?? false
@@ -143,7 +145,9 @@ extension FeatureService {
 
   func reloadModel(_ request: HTTPRequest, _ responder: HTTPResponder, models: ModelStore, token: String) {
     guard let authorization = request.headers["Authorization"],
-      constantTimeEqual(Array(authorization.utf8), Array("Bearer \(token)".utf8))
+      Self.bearerToken(authorization).map({
+        constantTimeEqual(Array($0.utf8), Array(token.utf8))
+      }) ?? false
     else {
       var response = HTTPResponse.error(
         .unauthorized, code: "unauthorized", message: "send Authorization: Bearer <the --admin-token>")
@@ -169,6 +173,16 @@ extension FeatureService {
           since: 0)
       }
     }
+  }
+}
+
+extension FeatureService {
+  /// The token of an `Authorization: Bearer <token>` value. The scheme is matched
+  /// case-insensitively (RFC 9110 §11.1); one or more spaces may follow it.
+  static func bearerToken(_ authorization: String) -> Substring? {
+    guard ASCII.hasPrefixIgnoringCase(authorization, "bearer ") else { return nil }
+    let token = authorization.dropFirst("bearer ".count).drop { $0 == " " }
+    return token.isEmpty ? nil : token
   }
 }
 

@@ -41,13 +41,16 @@ struct PredictRequest {
     switch object["timestamp"] {
     case nil, .null?: timestamp = now
     case .number(let value, _)?:
-      guard value.isFinite, value >= 0, value < 253_402_300_800 else {
+      guard let seconds = EventTime.seconds(value) else {
         throw Invalid(message: "field 'timestamp' must be epoch seconds between 1970 and 9999")
       }
-      timestamp = Int64(value)
+      timestamp = seconds
     case .string(let text)?:
       guard let seconds = RFC3339.epochSeconds(text) else {
         throw Invalid(message: "field 'timestamp' must be epoch seconds or RFC 3339 text like 2026-11-23T14:05:00Z")
+      }
+      guard EventTime.validRange.contains(seconds) else {
+        throw Invalid(message: "field 'timestamp' must be between 1970 and 9999")
       }
       timestamp = seconds
     case let other?: throw Invalid(message: "field 'timestamp' must be a number or a string, not \(Self.kind(other))")

@@ -21,7 +21,7 @@ public struct HTTPLimits: Sendable, Equatable {
     try ConfigurationError.check("max-request-line-bytes", maxRequestLineBytes, in: 64...(1 << 20))
     try ConfigurationError.check("max-header-bytes", maxHeaderBytes, in: 64...(1 << 24))
     try ConfigurationError.check("max-header-count", maxHeaderCount, in: 1...10_000)
-    try ConfigurationError.check("max-body-bytes", maxBodyBytes, in: 0...(1 << 40))
+    try ConfigurationError.check("max-body-bytes", maxBodyBytes, in: 1...(1 << 40))
     try ConfigurationError.check("max-chunk-line-bytes", maxChunkLineBytes, in: 16...(1 << 20))
   }
 }

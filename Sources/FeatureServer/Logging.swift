@@ -1,0 +1,5 @@
+import Logging
+
+/// The feature routes' logger: rare events only (bad stored data, rate-limited), never one line
+/// per request.
+let featureLogger = Logger(label: "featureserver.features")
