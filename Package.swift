@@ -8,6 +8,7 @@ let package = Package(
     .executable(name: "featureserver", targets: ["FeatureServerCLI"]),
     .executable(name: "http-bench-server", targets: ["HTTPBenchServer"]),
     .executable(name: "http-parser-fuzz", targets: ["HTTPParserFuzz"]),
+    .executable(name: "feature-decoders-fuzz", targets: ["FeatureDecodersFuzz"]),
     .executable(name: "redis-pool-bench", targets: ["RedisPoolBench"]),
     .executable(name: "micro-bench", targets: ["MicroBench"]),
     .executable(name: "loadgen", targets: ["LoadGenCLI"]),
@@ -72,6 +73,7 @@ let package = Package(
       dependencies: ["FeatureServer", "RedisPool", .product(name: "Prometheus", package: "swift-prometheus")]),
     .target(name: "CFuzzerDriver"),
     .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPCore", "CFuzzerDriver"]),
+    .executableTarget(name: "FeatureDecodersFuzz", dependencies: ["FeatureServer", "RedisPool", "CFuzzerDriver"]),
     .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(
       name: "ReactorTests", dependencies: ["Reactor", "TestSupport"], swiftSettings: [.swiftLanguageMode(.v5)]),

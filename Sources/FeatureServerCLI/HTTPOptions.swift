@@ -74,6 +74,9 @@ struct HTTPOptions: ParsableArguments {
   @Option(help: "Response bytes one connection may have produced in one loop pass before the others get their turn.")
   var maxOutputBytesPerPass = defaults.maxOutputBytesPerPass
 
+  @Option(help: "Seconds one connection may keep its loop busy in one pass before the others get their turn.")
+  var maxPassTime = defaults.maxPassTime
+
   @Option(help: "Seconds graceful shutdown waits for in-flight requests.")
   var drainTimeout = defaults.drainTimeout
 
@@ -111,6 +114,7 @@ struct HTTPOptions: ParsableArguments {
     configuration.maxTotalBufferedOutputBytes = maxTotalBufferedOutputBytes
     configuration.maxRequestsPerPass = maxRequestsPerPass
     configuration.maxOutputBytesPerPass = maxOutputBytesPerPass
+    configuration.maxPassTime = maxPassTime
     configuration.drainTimeout = drainTimeout
     configuration.lingerTimeout = lingerTimeout
     return configuration

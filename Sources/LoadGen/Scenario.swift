@@ -1,4 +1,5 @@
 import Foundation
+import HTTPCore
 import Reactor
 import Yams
 
@@ -115,7 +116,19 @@ public struct Scenario: Sendable {
       guard weight >= 1 else { throw ScenarioError("\(context): 'weight' must be a positive integer") }
       var headers: [(String, Template)] = []
       for (header, value) in (request["headers"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
-        headers.append((header, try Template("\(value)", variables: names)))
+        // Rendered straight into the request: a name that is not a token, or a value with CR,
+        // LF or NUL, would split the request (header injection).
+        guard HTTPSyntax.isToken(header) else {
+          throw ScenarioError("\(context): header name '\(header)' is not a valid HTTP field name")
+        }
+        guard !["host", "content-length", "transfer-encoding", "connection"].contains(header.lowercased()) else {
+          throw ScenarioError("\(context): header '\(header)' is set by loadgen itself")
+        }
+        let template = try Template("\(value)", variables: names)
+        if let bad = template.firstRefusedByte(generators: generators, allowed: HTTPSyntax.isFieldValueByte) {
+          throw ScenarioError("\(context): header '\(header)' can contain the byte 0x\(String(bad, radix: 16))")
+        }
+        headers.append((header, template))
       }
       var body: Template? = nil
       if let text = request["body"] {
@@ -125,9 +138,13 @@ public struct Scenario: Sendable {
       if let expected, !(100...599).contains(expected) {
         throw ScenarioError("\(context): 'expect_status' must be an HTTP status")
       }
+      let pathTemplate = try Template(path, variables: names)
+      if let bad = pathTemplate.firstRefusedByte(generators: generators, allowed: HTTPSyntax.isTargetByte) {
+        throw ScenarioError("\(context): 'path' can contain the byte 0x\(String(bad, radix: 16)) (percent-encode it)")
+      }
       tasks.append(
         RequestTask(
-          name: request["name"] as? String ?? path, method: method, path: try Template(path, variables: names),
+          name: request["name"] as? String ?? path, method: method, path: pathTemplate,
           headers: headers, body: body, weight: weight, expectedStatus: expected))
     }
     return Scenario(

@@ -103,6 +103,22 @@ public struct Template: Sendable, Equatable {
     self.parts = parts
   }
 
+  /// The first byte `allowed` refuses in any text the template can render with `generators`
+  /// (its literal parts and every `choice` option), or nil when there is none.
+  func firstRefusedByte(generators: [VariableGenerator], allowed: (UInt8) -> Bool) -> UInt8? {
+    for part in parts {
+      switch part {
+      case .literal(let bytes):
+        if let bad = bytes.first(where: { !allowed($0) }) { return bad }
+      case .variable(let index):
+        if case .choice(let options) = generators[index] {
+          for option in options { if let bad = option.utf8.first(where: { !allowed($0) }) { return bad } }
+        }
+      }
+    }
+    return nil
+  }
+
   /// Whether the template has no variables.
   public var isConstant: Bool { !parts.contains { if case .variable = $0 { true } else { false } } }
 

@@ -19,6 +19,7 @@ final class FeatureServerHarness {
   /// `modelPath` serves /predict with that model.
   init(
     threads: Int = 2, poolSize: Int = 8, modelPath: String? = nil,
+    configureRedis: (inout RedisConfiguration) -> Void = { _ in },
     configure: (inout FeatureServiceConfiguration) -> Void = { _ in }
   ) throws {
     redis = try RedisServerProcess()
@@ -26,6 +27,7 @@ final class FeatureServerHarness {
     var redisConfiguration = try RedisConfiguration(url: "redis://127.0.0.1:\(redis.port)")
     redisConfiguration.poolSize = poolSize
     redisConfiguration.reconnectMaxDelay = 0.2
+    configureRedis(&redisConfiguration)
     group = try EventLoopGroup(threads: threads)
     try group.start()
     pool = try RedisPool(configuration: redisConfiguration, group: group)
@@ -112,6 +114,23 @@ final class FeatureServerHarness {
       let calls = line.split(separator: ",").first?.split(separator: "=").last, let value = Int(calls)
     else { return 0 }
     return value
+  }
+
+  /// Runs one binary-safe command through the pool (bytes redis-cli cannot pass, such as NUL).
+  @discardableResult
+  func command(_ arguments: [[UInt8]]) -> RedisResult {
+    let loop = group.loops[0]
+    let done = DispatchSemaphore(value: 0)
+    let result = Collected<RedisResult>()
+    let pool = self.pool
+    loop.execute {
+      pool.on(loop).send(RedisCommand(arguments: arguments)) {
+        result.append($0)
+        done.signal()
+      }
+    }
+    _ = done.wait(timeout: .now() + 5)
+    return result.values.first ?? .failure(.timeout)
   }
 
   /// Writes a customer hash with `redis-cli`.

@@ -126,6 +126,46 @@ final class RealClientTests: XCTestCase {
     XCTAssertEqual(outcome.values, ["answered 50", "timed out"])
   }
 
+  /// Bytes a server sends when no request is outstanding are refused, not buffered for ever.
+  func testOurClientClosesOnUnsolicitedBytes() throws {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(listener) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+        _ = bind(listener, pointer, length)
+        _ = Glibc.listen(listener, 1)
+        return getsockname(listener, pointer, &length)
+      }
+    }
+    let port = Int(UInt16(bigEndian: address.sin_port))
+    DispatchQueue.global().async {
+      let peer = accept(listener, nil, nil)
+      guard peer >= 0 else { return }
+      let flood = Array(String(repeating: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", count: 2000).utf8)
+      _ = flood.withUnsafeBytes { send(peer, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      usleep(500_000)
+      close(peer)
+    }
+    let loop = server.group.loops[0]
+    let done = expectation(description: "closed")
+    let state = LockedStrings()
+    loop.execute {
+      HTTPClientConnection.connect(loop: loop, host: "127.0.0.1", port: port) { result in
+        guard case .success(let connection) = result else { return XCTFail("connect failed") }
+        loop.schedule(afterNanoseconds: 200_000_000) {
+          state.append(connection.isOpen ? "open" : "closed")
+          done.fulfill()
+        }
+      }
+    }
+    wait(for: [done], timeout: 5)
+    XCTAssertEqual(state.values, ["closed"])
+  }
+
   func testOurClientReportsARefusedConnect() throws {
     let loop = server.group.loops[0]
     let done = expectation(description: "connect failed")

@@ -93,4 +93,39 @@ final class ResponseParserTests: XCTestCase {
       guard case .failure = outcome else { return XCTFail("\(bad) should fail") }
     }
   }
+
+  /// A response that could be framed two ways is refused, whichever header comes first.
+  func testConflictingFramingIsAFailure() {
+    for bad in [
+      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX-A: a\u{0}b\r\n\r\n",
+    ] {
+      var parser = ResponseParser(limits: HTTPLimits())
+      let outcome = Array(bad.utf8).withUnsafeBytes { parser.parse($0, isHead: false) }
+      guard case .failure = outcome else { return XCTFail("\(bad.debugDescription) should fail") }
+    }
+    XCTAssertEqual(
+      responses("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok").map(\.text), ["ok"],
+      "identical repeats are one length")
+  }
+
+  /// A large declared length is not reserved before the bytes come.
+  func testADeclaredLengthIsNotAllocatedUpFront() {
+    var parser = ResponseParser(limits: HTTPLimits())
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 60000000\r\n\r\nab"
+    let outcome = Array(head.utf8).withUnsafeBytes { parser.parse($0, isHead: false) }
+    guard case .needMore = outcome else { return XCTFail("expected to need more") }
+    XCTAssertLessThan(parser.bodyCapacity, 1_000_000)
+  }
+
+  /// Requests that would split on the wire are refused before anything is sent.
+  func testRequestsWithCRLFInAHeaderOrTargetAreInvalid() {
+    XCTAssertNil(HTTPClientRequest(target: "/ok", headers: ["X-A": "b"]).invalidity)
+    XCTAssertNotNil(HTTPClientRequest(target: "/ok", headers: ["X-A": "b\r\nX-Injected: 1"]).invalidity)
+    XCTAssertNotNil(HTTPClientRequest(target: "/ok", headers: ["X A": "b"]).invalidity)
+    XCTAssertNotNil(HTTPClientRequest(target: "/a b", headers: [:]).invalidity)
+    XCTAssertNotNil(HTTPClientRequest(target: "/a\r\nHost: x", headers: [:]).invalidity)
+  }
 }

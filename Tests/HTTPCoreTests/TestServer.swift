@@ -39,6 +39,13 @@ final class TestServer {
       responder.respond(HTTPResponse(contentType: "text/plain", body: "first"))
       responder.respond(HTTPResponse(contentType: "text/plain", body: "second"))
     }
+    router.get("/work/:microseconds") { request, responder in
+      // An expensive route: busy for the given time, then an 8 KiB answer.
+      let microseconds = UInt64(request.parameters["microseconds"] ?? "") ?? 0
+      let until = monotonicNanoseconds() + microseconds * 1000
+      while monotonicNanoseconds() < until {}
+      responder.respond(HTTPResponse(body: [UInt8](repeating: UInt8(ascii: "w"), count: 8192)))
+    }
     router.get("/big/:bytes") { request, responder in
       let count = Int(request.parameters["bytes"] ?? "") ?? 0
       responder.respond(HTTPResponse(body: [UInt8](repeating: UInt8(ascii: "x"), count: count)))

@@ -170,6 +170,15 @@ final class LoadGenTests: XCTestCase {
       ("variables:\n  id: {int: [5, 1]}\nrequests:\n  - {path: /a}", "variable 'id': int needs"),
       ("requests:\n  - {path: /a, method: FETCH}", "unsupported method 'FETCH'"),
       ("request:\n  - {path: /a}", "unknown key 'request'"),
+      // Header injection: a value (or a choice it can take) with CR/LF would split the request.
+      ("requests:\n  - {path: /a, headers: {X-A: \"b\\r\\nX-Injected: 1\"}}", "header 'X-A' can contain the byte 0xd"),
+      (
+        "variables:\n  v: {choice: [ok, \"x\\ny\"]}\nrequests:\n  - {path: /a, headers: {X-A: \"{v}\"}}",
+        "header 'X-A' can contain the byte 0xa"
+      ),
+      ("requests:\n  - {path: /a, headers: {\"X A\": b}}", "header name 'X A' is not a valid HTTP field name"),
+      ("requests:\n  - {path: /a, headers: {Content-Length: 5}}", "header 'Content-Length' is set by loadgen"),
+      ("requests:\n  - {path: \"/a b\"}", "'path' can contain the byte 0x20"),
     ]
     for (yaml, expected) in cases {
       XCTAssertThrowsError(try Scenario.parse(yaml: yaml), yaml) { error in

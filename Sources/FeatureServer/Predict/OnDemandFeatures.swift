@@ -28,8 +28,10 @@ enum OnDemandFeature: String, CaseIterable, Sendable {
     let velocity = request.transactionsLastHour.map { Double($0) / 4 } ?? .nan
     let category = request.merchantCategory.flatMap { $0.isEmpty ? nil : $0 } ?? storedCategory
     let highRisk = category.map { highRiskCategories.contains($0) ? 1.0 : 0.0 } ?? .nan
-    // Floor division: a time before 1970 is still an hour of 0–23, never negative.
-    let hour = ((request.timestamp / 3600) % 24 + 24) % 24
+    // Floor division: a time before 1970 is still an hour of 0–23 (23:59:59 on 1969-12-31 is
+    // hour 23, not 0 or -1).
+    let hours = request.timestamp >= 0 ? request.timestamp / 3600 : (request.timestamp - 3599) / 3600
+    let hour = (hours % 24 + 24) % 24
     let oddHour = hour < 6 ? 1.0 : 0.0
     let device = request.deviceKnown.map { $0 ? 1.0 : 0.0 } ?? .nan
     let location = request.locationMatch.map { $0 ? 1.0 : 0.0 } ?? .nan

@@ -100,6 +100,7 @@ public final class HTTPClientConnection: EventHandler {
 
   /// Sends a request; with requests already in flight it is pipelined behind them.
   public func send(_ request: HTTPClientRequest, timeout: Double = 10, completion: @escaping Completion) {
+    if let invalidity = request.invalidity { return completion(.failure(.invalidRequest(invalidity))) }
     send(
       encoded: request.encoded(host: host), isHead: request.method == .head, timeout: timeout, completion: completion)
   }
@@ -183,6 +184,11 @@ public final class HTTPClientConnection: EventHandler {
         teardown(failing: .malformedResponse(reason))
         return
       }
+    }
+    if !closed && consumed < input.count && outstandingHead == outstanding.count {
+      // Bytes nobody asked for: the peer is not speaking HTTP to us (or is out of step).
+      teardown(failing: .malformedResponse("\(input.count - consumed) bytes arrived with no request outstanding"))
+      return
     }
     if !closed {
       if consumed == input.count { input.removeAll(keepingCapacity: true) } else { input.removeFirst(consumed) }

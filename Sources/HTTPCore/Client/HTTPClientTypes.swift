@@ -16,8 +16,23 @@ public struct HTTPClientRequest: Sendable {
     self.body = body
   }
 
+  /// Why this request cannot be written as it is (a field name that is not a token, a value or
+  /// target with CR, LF or other bytes that would split the message), or nil.
+  public var invalidity: String? {
+    guard HTTPSyntax.isToken(method.description) else { return "method '\(method)' is not a token" }
+    guard !target.isEmpty, target.utf8.allSatisfy(HTTPSyntax.isTargetByte) else {
+      return "target contains bytes that are not allowed (percent-encode them)"
+    }
+    for field in headers {
+      guard HTTPSyntax.isToken(field.name) else { return "header name '\(field.name)' is not a token" }
+      guard HTTPSyntax.isFieldValue(field.value) else { return "header '\(field.name)' has CR, LF or control bytes" }
+    }
+    return nil
+  }
+
   /// The request as bytes on the wire. Encode once and reuse with `send(encoded:)` on hot paths
-  /// (the load generator does): nothing is allocated per send then.
+  /// (the load generator does): nothing is allocated per send then. Check `invalidity` first:
+  /// `send(_:)` does.
   public func encoded(host: String) -> [UInt8] {
     var output: [UInt8] = []
     output.reserveCapacity(64 + target.utf8.count + body.count)
@@ -60,6 +75,8 @@ public enum HTTPClientError: Error, Equatable, Sendable, CustomStringConvertible
   /// The server closed the connection (or it broke) before the response was complete.
   case connectionClosed
   case malformedResponse(String)
+  /// The request could not be written as given (see `HTTPClientRequest.invalidity`).
+  case invalidRequest(String)
   /// The connection was closed by `close()` before this request was answered.
   case cancelled
 
@@ -70,6 +87,7 @@ public enum HTTPClientError: Error, Equatable, Sendable, CustomStringConvertible
     case .timeout: "request timed out"
     case .connectionClosed: "connection closed before the response was complete"
     case .malformedResponse(let reason): "malformed response: \(reason)"
+    case .invalidRequest(let reason): "invalid request: \(reason)"
     case .cancelled: "cancelled"
     }
   }

@@ -28,6 +28,9 @@ struct ResponseParser {
     self.limits.maxBodyBytes = max(limits.maxBodyBytes, 64 * 1024 * 1024)
   }
 
+  /// The capacity of the body being received (tests check nothing is reserved up front).
+  var bodyCapacity: Int { response.body.capacity }
+
   /// True while the parser is reading a body delimited by the connection's end.
   var readsUntilClose: Bool {
     if case .untilClose = state { return true }
@@ -68,7 +71,7 @@ struct ResponseParser {
           guard length <= limits.maxBodyBytes else {
             return .failure("response body of \(length) bytes is over the \(limits.maxBodyBytes)-byte limit")
           }
-          response.body.reserveCapacity(length)
+          response.body.reserveCapacity(min(length, 64 * 1024))  // grows as bytes arrive
           state = .body(remaining: length)
         case .chunked: state = .chunked(ChunkedDecoder(limits: limits))
         }
@@ -166,6 +169,7 @@ struct ResponseParser {
       while valueEnd > valueStart && (line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09) { valueEnd -= 1 }
       let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
       let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+      guard value.allSatisfy(HTTPSyntax.isFieldValueByte) else { return nil }
       if ASCII.equalsIgnoringCase(name, "content-length") {
         var length = 0
         guard !value.isEmpty, value.count <= 18 else { return nil }
@@ -173,10 +177,17 @@ struct ResponseParser {
           guard digit >= 48 && digit <= 57 else { return nil }
           length = length * 10 + Int(digit - 48)
         }
-        if case .chunked = framing {} else { framing = .length(length) }
+        // Repeated Content-Length fields must agree, and never come with chunked coding: a
+        // response that could be framed two ways is refused (RFC 9112 §6.3).
+        switch framing {
+        case .none: framing = .length(length)
+        case .length(let earlier) where earlier == length: break
+        default: return nil
+        }
       } else if ASCII.equalsIgnoringCase(name, "transfer-encoding"),
         String(decoding: value, as: UTF8.self).lowercased().hasSuffix("chunked")
       {
+        if case .length = framing { return nil }
         framing = .chunked
       }
       response.headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))

@@ -1,3 +1,5 @@
+import Reactor
+
 /// What one protocol (HTTP/1.1, HTTP/2) does with a connection: it turns the bytes in the
 /// connection's input into requests for the dispatcher and puts their answers into the
 /// connection's output. The connection (`ServerConnection`) owns the socket, the buffers, the
@@ -53,19 +55,26 @@ enum ProcessResult {
   case blocked
 }
 
-/// How much one connection may do in one pass of its loop before the loop serves the others.
+/// How much one connection may do in one pass of its loop before the loop serves the others:
+/// requests, output bytes and time, whichever runs out first (the first request always goes).
 struct PassBudget {
   var requestsLeft: Int
   /// The output size at which the connection has produced its share for this pass.
   let outputLimit: Int
+  /// The monotonic time at which the connection's turn ends.
+  let deadline: UInt64
+  private var taken = 0
 
-  init(requests: Int, outputBytes: Int, outputAlreadyPending: Int) {
+  init(requests: Int, outputBytes: Int, outputAlreadyPending: Int, time: UInt64, now: UInt64) {
     requestsLeft = requests
     outputLimit = outputAlreadyPending &+ outputBytes
+    deadline = now &+ time
   }
 
   /// True while another request may be taken, given the output the connection holds now.
-  func allowsAnother(outputPending: Int) -> Bool {
-    requestsLeft > 0 && outputPending < outputLimit
+  mutating func allowsAnother(outputPending: Int) -> Bool {
+    guard requestsLeft > 0 && outputPending < outputLimit else { return false }
+    taken += 1
+    return taken == 1 || monotonicNanoseconds() < deadline
   }
 }

@@ -43,6 +43,10 @@ public struct ServerConfiguration: Sendable {
   /// Response bytes one connection may have produced in one pass of its loop (the same fairness
   /// bound for large answers).
   public var maxOutputBytesPerPass = 256 * 1024
+  /// Seconds one connection may keep its loop busy in one pass (it always gets one request):
+  /// with expensive routes, 20 pipelining clients must not hold every other client for longer
+  /// than about 20 times this.
+  public var maxPassTime = 0.0005
   /// Seconds graceful shutdown waits for in-flight requests before closing everything.
   public var drainTimeout: Double = 10
   /// Seconds a closing connection lingers (write side shut) so the last response is not reset.
@@ -62,6 +66,7 @@ public struct ServerConfiguration: Sendable {
     ] {
       try ConfigurationError.checkSeconds(name, value, positive: true)
     }
+    try ConfigurationError.checkSeconds("max-pass-time", maxPassTime, positive: true, maximum: 10)
     for (name, value, range) in [
       ("max-connections", maxConnections, 1...10_000_000), ("max-pipelined-requests", maxPipelinedRequests, 1...65536),
       ("max-buffered-output-bytes", maxBufferedOutputBytes, 1024...(1 << 40)),

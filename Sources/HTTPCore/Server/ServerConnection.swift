@@ -121,7 +121,8 @@ final class ServerConnection: EventHandler {
     processing = true
     var budget = PassBudget(
       requests: configuration.maxRequestsPerPass, outputBytes: configuration.maxOutputBytesPerPass,
-      outputAlreadyPending: output.pendingBytes)
+      outputAlreadyPending: output.pendingBytes, time: nanoseconds(fromSeconds: configuration.maxPassTime),
+      now: monotonicNanoseconds())
     waitingFor = input.isEmpty ? .needsInput : session.process(&budget)
     processing = false
     if closed { return }
