@@ -36,6 +36,9 @@ public final class FeatureService: @unchecked Sendable {
   let readers: [FeatureReader]
   let metrics: [LoopMetrics]
   let entityIndex: [String: Int]
+  /// The HTTP server in front of these routes, for its connection metrics (set once, before it
+  /// starts serving).
+  public var server: HTTPServer? = nil
   /// The fraud model; nil serves features only.
   public let models: ModelStore?
   let predictionScratch: [PredictionScratch]

@@ -14,6 +14,7 @@ struct MetricsRenderer {
   func render() -> String {
     var text = ""
     requests(&text)
+    connections(&text)
     cache(&text)
     redis(&text)
     featureAge(&text)
@@ -70,6 +71,23 @@ struct MetricsRenderer {
       histogram(
         &text, "http_request_duration_seconds", label: "route=\"\(route.label)\"", bounds: LoopMetrics.durationBounds,
         counts: counts, sum: sumSeconds)
+    }
+  }
+
+  /// The HTTP server's connections, limits hit and memory held for clients.
+  private func connections(_ text: inout String) {
+    guard let server = service.server else { return }
+    header(&text, "http_connections_open", "gauge", "Client connections open now.")
+    text += "featureserver_http_connections_open \(server.statistics.openConnections)\n"
+    header(
+      &text, "http_buffered_output_bytes", "gauge", "Response bytes written by handlers and not yet taken by clients.")
+    text += "featureserver_http_buffered_output_bytes \(server.bufferedOutputBytes)\n"
+    header(
+      &text, "http_buffered_body_bytes", "gauge", "Request body bytes being received (declared lengths count in full).")
+    text += "featureserver_http_buffered_body_bytes \(server.bufferedBodyBytes)\n"
+    header(&text, "http_connection_events_total", "counter", "Connection events: accepted, refused, closed by a limit.")
+    for event in ServerStatistics.Event.allCases {
+      text += "featureserver_http_connection_events_total{event=\"\(event.label)\"} \(server.statistics.count(event))\n"
     }
   }
 

@@ -65,6 +65,9 @@ struct HTTPOptions: ParsableArguments {
   @Option(help: "Unsent response bytes per connection before reading pauses.")
   var maxBufferedOutputBytes = defaults.maxBufferedOutputBytes
 
+  @Option(help: "Response bytes the kernel may hold unsent for one connection (TCP_NOTSENT_LOWAT).")
+  var maxSocketUnsentBytes = defaults.maxSocketUnsentBytes
+
   @Option(help: "Unsent response bytes across all connections before connections with unsent bytes stop reading.")
   var maxTotalBufferedOutputBytes = defaults.maxTotalBufferedOutputBytes
 
@@ -111,6 +114,7 @@ struct HTTPOptions: ParsableArguments {
     configuration.maxConnections = maxConnections
     configuration.maxPipelinedRequests = maxPipelinedRequests
     configuration.maxBufferedOutputBytes = maxBufferedOutputBytes
+    configuration.maxSocketUnsentBytes = maxSocketUnsentBytes
     configuration.maxTotalBufferedOutputBytes = maxTotalBufferedOutputBytes
     configuration.maxRequestsPerPass = maxRequestsPerPass
     configuration.maxOutputBytesPerPass = maxOutputBytesPerPass

@@ -85,6 +85,7 @@ struct ServeCommand: ParsableCommand {
     let router = Router()
     service.install(on: router)
     let server = HTTPServer(configuration: httpConfiguration, group: group, router: router)
+    service.server = server
     do {
       let reload: @Sendable (Int32) -> Void = { _ in
         cliLogger.notice("SIGHUP: reloading the model")

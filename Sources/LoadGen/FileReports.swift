@@ -102,6 +102,13 @@ public enum JSONReport {
       "failures": result.statistics.failures.map { key, record in
         ["method": key.method, "name": key.name, "error": key.error, "occurrences": record.occurrences]
       },
+      // Each second on its own (not cumulative): what a soak or a fault-injection run is judged on.
+      "history": result.history.map {
+        [
+          "timestamp": $0.timestamp, "users": $0.users, "rps": $0.requestsPerSecond,
+          "failures_per_s": $0.failuresPerSecond, "p50_ms": $0.intervalP50, "p99_ms": $0.intervalP99,
+        ] as [String: Any]
+      },
       "thresholds": thresholds.map {
         ["threshold": $0.threshold.text, "value": $0.value ?? NSNull(), "passed": $0.passed] as [String: Any]
       },

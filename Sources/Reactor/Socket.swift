@@ -72,6 +72,9 @@ public func cString(_ buffer: [CChar]) -> String {
 
 /// Thin wrappers over the socket system calls HTTPCore uses.
 public enum Socket {
+  /// TCP_NOTSENT_LOWAT (Linux 3.12+), which Glibc's Swift module does not export.
+  public static let tcpNotSentLowWaterMark: Int32 = 25
+
   /// Creates a non-blocking listening TCP socket.
   public static func listen(
     on address: SocketAddress, backlog: Int32, reusePort: Bool

@@ -49,6 +49,7 @@ final class RedisConnection: EventHandler {
   let loop: EventLoop
   let configuration: RedisConfiguration
   let statistics: RedisLoopStatistics
+  let health: RedisLoopHealth
   let index: Int
   private var context: UnsafeMutablePointer<redisAsyncContext>? = nil
   private var fd: Int32 = -1
@@ -66,6 +67,10 @@ final class RedisConnection: EventHandler {
   private var commandTimerDeadline: UInt64 = 0
   /// When the last reply arrived (or the connection became ready).
   private var lastReplyAt: UInt64 = 0
+  /// A command timed out and no reply has come since: Redis (or the path) is not answering on
+  /// this connection, so new commands go elsewhere or fail fast, instead of each waiting out the
+  /// command timeout. The first late reply clears it.
+  private(set) var isStalled = false
   private var connectTimer: TimerID? = nil
   private var reconnectTimer: TimerID? = nil
   private var failedAttempts = 0
@@ -76,10 +81,14 @@ final class RedisConnection: EventHandler {
   /// Whether this connection is counted in `connectionsUp`.
   private var countedUp = false
 
-  init(loop: EventLoop, configuration: RedisConfiguration, statistics: RedisLoopStatistics, index: Int) {
+  init(
+    loop: EventLoop, configuration: RedisConfiguration, statistics: RedisLoopStatistics, health: RedisLoopHealth,
+    index: Int
+  ) {
     self.loop = loop
     self.configuration = configuration
     self.statistics = statistics
+    self.health = health
     self.index = index
   }
 
@@ -179,6 +188,7 @@ final class RedisConnection: EventHandler {
     connectTimer = nil
     state = .ready
     lastReplyAt = monotonicNanoseconds()
+    health.connectionReady(at: lastReplyAt)
     failedAttempts = 0
     if everConnected { statistics.reconnects.wrappingIncrement(ordering: .relaxed) }
     everConnected = true
@@ -265,14 +275,16 @@ final class RedisConnection: EventHandler {
       pendingHead = 0
     }
     statistics.inFlight.wrappingDecrement(ordering: .relaxed)
+    if reply != nil {
+      isStalled = false
+      lastReplyAt = monotonicNanoseconds()
+      health.replyArrived(at: lastReplyAt)
+    }
     guard let completion = entry.completion else {
-      // Answered `.timeout` already: its late reply (or loss) is dropped.
-      if reply != nil { lastReplyAt = monotonicNanoseconds() }
-      return
+      return  // answered `.timeout` already: its late reply (or loss) is dropped
     }
     if let reply {
-      let now = monotonicNanoseconds()
-      lastReplyAt = now
+      let now = lastReplyAt
       statistics.recordLatency(nanoseconds: now &- entry.started)
       statistics.record(reply.pointee.type == REDIS_REPLY_ERROR ? .errorReply : .ok)
       switch completion {
@@ -325,6 +337,8 @@ final class RedisConnection: EventHandler {
           break
         }
         pending[index].completion = nil
+        isStalled = true
+        health.commandTimedOut(sentAt: pending[index].started)
         statistics.record(.timeout)
         completion.fail(.timeout)
         // The completion may have sent more commands (on this connection, too) or closed it.
@@ -418,6 +432,7 @@ final class RedisConnection: EventHandler {
     if let commandTimer { loop.cancel(commandTimer) }
     commandTimer = nil
     markDown()
+    isStalled = false
     // hiredis has already called every pending callback with NULL; anything left is ours.
     while pendingHead < pending.count { replyArrived(nil, errorText: "connection closed") }
     if state == .closed { return }

@@ -7,6 +7,7 @@ public final class RedisLoopPool {
   public let loop: EventLoop
   let connections: [RedisConnection]
   let statistics: RedisLoopStatistics
+  let health: RedisLoopHealth
   let commandsPerWrite: Int
   /// This loop's share of the pool's in-flight bound.
   let maxInFlight: Int
@@ -14,12 +15,13 @@ public final class RedisLoopPool {
   private var batchConnection: RedisConnection? = nil
 
   init(
-    loop: EventLoop, connections: [RedisConnection], statistics: RedisLoopStatistics, commandsPerWrite: Int,
-    maxInFlight: Int
+    loop: EventLoop, connections: [RedisConnection], statistics: RedisLoopStatistics, health: RedisLoopHealth,
+    commandsPerWrite: Int, maxInFlight: Int
   ) {
     self.loop = loop
     self.connections = connections
     self.statistics = statistics
+    self.health = health
     self.commandsPerWrite = commandsPerWrite
     self.maxInFlight = maxInFlight
   }
@@ -34,6 +36,12 @@ public final class RedisLoopPool {
 
   /// Connections on this loop that are ready for commands.
   public var liveConnections: Int { connections.reduce(0) { $0 + ($1.isReady ? 1 : 0) } }
+
+  /// Connections on this loop waiting for Redis to answer again after a timeout.
+  public var stalledConnections: Int { connections.reduce(0) { $0 + ($1.isReady && $1.isStalled ? 1 : 0) } }
+
+  /// True while Redis has stopped answering this loop altogether (commands fail fast).
+  public var redisUnresponsive: Bool { health.unresponsive }
 
   /// Sends `command` on the connection this loop iteration already writes to (while it holds
   /// fewer than `commandsPerWrite` commands), else on the ready connection with the fewest
@@ -110,15 +118,22 @@ public final class RedisLoopPool {
   }
 
   private func nextConnection() -> RedisConnection? {
-    if let current = batchConnection, current.awaitsFlush, current.inFlight < commandsPerWrite { return current }
+    if health.unresponsive { return nil }
+    if let current = batchConnection, current.awaitsFlush, current.inFlight < commandsPerWrite, !current.isStalled {
+      return current
+    }
     batchConnection = leastLoaded()
     return batchConnection
   }
 
+  /// The ready connection with the fewest commands in flight, passing over stalled ones (a
+  /// command timed out there and nothing has answered since): with every connection stalled,
+  /// commands fail at once with `.unavailable` (callers serve stale or a fast 503) instead of
+  /// each waiting out the timeout. Late replies on the stalled connections end the stall.
   private func leastLoaded() -> RedisConnection? {
     var best: RedisConnection? = nil
     var bestLoad = Int.max
-    for connection in connections where connection.isReady {
+    for connection in connections where connection.isReady && !connection.isStalled {
       let load = connection.inFlight
       if load < bestLoad {
         best = connection

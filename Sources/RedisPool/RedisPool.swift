@@ -27,14 +27,15 @@ public final class RedisPool: @unchecked Sendable {
     for loop in group.loops {
       let count = RedisPool.share(of: configuration.poolSize, loop: loop.index, loops: group.loops.count)
       let loopStatistics = RedisLoopStatistics()
+      let health = RedisLoopHealth()
       let connections = (0..<count).map { _ -> RedisConnection in
         defer { connectionIndex += 1 }
         return RedisConnection(
-          loop: loop, configuration: configuration, statistics: loopStatistics, index: connectionIndex)
+          loop: loop, configuration: configuration, statistics: loopStatistics, health: health, index: connectionIndex)
       }
       pools.append(
         RedisLoopPool(
-          loop: loop, connections: connections, statistics: loopStatistics,
+          loop: loop, connections: connections, statistics: loopStatistics, health: health,
           commandsPerWrite: configuration.commandsPerWrite,
           maxInFlight: max(1, (configuration.maxInFlight + group.loops.count - 1) / group.loops.count)))
       allStatistics.append(loopStatistics)

@@ -43,6 +43,7 @@ final class FeatureServerHarness {
     serverConfiguration.host = "127.0.0.1"
     serverConfiguration.port = 0
     server = HTTPServer(configuration: serverConfiguration, group: group, router: router)
+    service.server = server
     try server.start()
     let pool = self.pool
     XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == poolSize })

@@ -303,6 +303,23 @@ final class RedisPoolTests: XCTestCase {
     XCTAssertEqual(pool.statisticsSnapshot().commandsInFlight, 0)
   }
 
+  /// A frozen Redis costs one command timeout, not one per command: once a command timed out
+  /// with no reply since, later commands fail at once, and the first late reply lifts that.
+  func testCommandsFailFastWhileEveryConnectionIsStalled() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2) { $0.commandTimeout = 0.2 }
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    XCTAssertEqual(run(pool, RedisCommand("DEBUG", "SLEEP", "1")), .failure(.timeout))
+    let start = Date()
+    XCTAssertEqual(run(pool, RedisCommand("PING")), .failure(.unavailable))
+    XCTAssertLessThan(Date().timeIntervalSince(start), 0.1, "a stalled loop must fail fast")
+    XCTAssertNotNil(
+      waitUntil(timeout: 3) { (try? run(pool, RedisCommand("PING")).get()) == .status("PONG") },
+      "the late reply must lift the stall")
+    XCTAssertEqual(pool.statisticsSnapshot().reconnects, 0)
+  }
+
   func testAConnectionWithoutAnyReplyForTheStallTimeoutIsReset() throws {
     let redis = try RedisServerProcess()
     let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2) {

@@ -30,7 +30,11 @@ public struct ServerConfiguration: Sendable {
   /// Pipelined requests answered-or-pending per connection before reading pauses.
   public var maxPipelinedRequests = 128
   /// Unsent response bytes per connection before reading pauses (write backpressure).
-  public var maxBufferedOutputBytes = 1024 * 1024
+  public var maxBufferedOutputBytes = 256 * 1024
+  /// Response bytes the kernel may hold unsent for one connection (TCP_NOTSENT_LOWAT). Without
+  /// it the kernel's send buffer grows to megabytes for a client that reads nothing, and the
+  /// server keeps producing answers into it.
+  public var maxSocketUnsentBytes = 128 * 1024
   /// Unsent response bytes across all connections before every connection that has unsent
   /// bytes stops taking new requests until its client reads.
   public var maxTotalBufferedOutputBytes = 256 * 1024 * 1024
@@ -70,6 +74,7 @@ public struct ServerConfiguration: Sendable {
     for (name, value, range) in [
       ("max-connections", maxConnections, 1...10_000_000), ("max-pipelined-requests", maxPipelinedRequests, 1...65536),
       ("max-buffered-output-bytes", maxBufferedOutputBytes, 1024...(1 << 40)),
+      ("max-socket-unsent-bytes", maxSocketUnsentBytes, 4096...(1 << 30)),
       ("max-total-buffered-output-bytes", maxTotalBufferedOutputBytes, 1024...(1 << 50)),
       ("max-total-body-bytes", maxTotalBodyBytes, 1...(1 << 50)),
       ("max-requests-per-pass", maxRequestsPerPass, 1...1_000_000),

@@ -86,6 +86,9 @@ final class ServerLoopContext: EventHandler {
       return
     }
     try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+    // Bounds what the kernel queues for a client that does not read (see maxSocketUnsentBytes).
+    try? Socket.setOption(
+      fd, Int32(IPPROTO_TCP), Socket.tcpNotSentLowWaterMark, Int32(clamping: server.configuration.maxSocketUnsentBytes))
     let connection = ServerConnection(fd: fd, context: self)
     do {
       try connection.start()

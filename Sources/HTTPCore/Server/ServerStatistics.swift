@@ -13,6 +13,23 @@ public final class ServerStatistics: Sendable {
     case bodyTimeout
     /// A request body was refused because all bodies in flight would pass their bound.
     case bodyBudgetRejected
+
+    /// The label used in metrics.
+    public var label: String {
+      switch self {
+      case .connectionAccepted: "accepted"
+      case .connectionRejected: "rejected_over_limit"
+      case .parseError: "parse_error"
+      case .headerTimeout: "header_timeout"
+      case .idleTimeout: "idle_timeout"
+      case .droppedResponder: "dropped_responder"
+      case .doubleResponse: "double_response"
+      case .acceptError: "accept_error"
+      case .sendTimeout: "send_timeout"
+      case .bodyTimeout: "body_timeout"
+      case .bodyBudgetRejected: "body_budget_rejected"
+      }
+    }
   }
 
   private let counters = Mutex<[Int]>(Array(repeating: 0, count: Event.allCases.count))
