@@ -36,7 +36,8 @@ let package = Package(
     .target(name: "Codecs"),
     .target(name: "Reactor", dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]),
     .target(
-      name: "HTTPCore", dependencies: ["Reactor", "Codecs", "CLinux", .product(name: "Logging", package: "swift-log")]),
+      name: "HTTPCore",
+      dependencies: ["Reactor", "Codecs", "CLinux", "CNghttp2", .product(name: "Logging", package: "swift-log")]),
     .target(
       name: "RedisPool",
       dependencies: [

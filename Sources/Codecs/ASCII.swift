@@ -47,3 +47,14 @@ public enum ASCII {
     return true
   }
 }
+
+extension StringProtocol {
+  /// The text without ASCII spaces and tabs at either end (HTTP's optional whitespace).
+  public var trimmingSpaces: SubSequence {
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+    guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+      return self[endIndex...]
+    }
+    return self[first...last]
+  }
+}

@@ -1,3 +1,4 @@
+import Codecs
 import Reactor
 
 /// HTTP/1.1 on one connection: requests framed by `HTTP1RequestReader`, dispatched as they
@@ -112,9 +113,18 @@ final class HTTP1Session: ConnectionSession, ResponseSink {
     order.reset()
   }
 
+  func fillOutput() {}
+
+  var heldOutputBytes: Int { 0 }
+
   // MARK: Requests
 
   private func dispatch(_ request: HTTPRequest, keepAlive: Bool) {
+    if order.nextSequence == 0, configuration.http2.enabled, let settings = Self.h2cUpgradeSettings(request) {
+      upgrade(request, settings: settings)
+      return
+    }
+    statistics.recordRequest(protocol: .http1, loop: connection.loop.index)
     let sequence = order.admit(
       .init(keepAlive: keepAlive, version: request.version, isHead: request.method == .head))
     if !keepAlive || draining {
@@ -122,6 +132,32 @@ final class HTTP1Session: ConnectionSession, ResponseSink {
       order.closeAfter(sequence)
     }
     dispatcher.dispatch(request, HTTPResponder(eventLoop: connection.loop, sink: self, token: sequence))
+  }
+
+  /// The SETTINGS payload when `request` asks for `Upgrade: h2c` as RFC 7540 §3.2 has it (one
+  /// valid HTTP2-Settings, and Connection naming both Upgrade and HTTP2-Settings), else nil.
+  static func h2cUpgradeSettings(_ request: HTTPRequest) -> [UInt8]? {
+    guard request.version == .http1_1, let upgrade = request.headers["upgrade"],
+      upgrade.split(separator: ",").contains(where: { ASCII.equalsIgnoringCase($0.trimmingSpaces, "h2c") })
+    else { return nil }
+    let settings = request.headers.values(for: "http2-settings")
+    let tokens = request.headers.values(for: "connection").flatMap { $0.split(separator: ",") }.map(\.trimmingSpaces)
+    guard settings.count == 1, tokens.contains(where: { ASCII.equalsIgnoringCase($0, "upgrade") }),
+      tokens.contains(where: { ASCII.equalsIgnoringCase($0, "http2-settings") })
+    else { return nil }
+    return HTTP2Preface.settingsPayload(settings[0])
+  }
+
+  /// Answers 101 and hands the connection to HTTP/2; the request is answered on stream 1.
+  private func upgrade(_ request: HTTPRequest, settings: [UInt8]) {
+    stopParsing = true
+    connection.output.appendInPlace {
+      $0.append(contentsOf: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8)
+    }
+    let http2 = HTTP2Session(connection: connection, dispatcher: dispatcher)
+    connection.switchSession(to: http2)
+    statistics.recordRequest(protocol: .http2, loop: connection.loop.index)
+    if !http2.upgrade(from: request, settings: settings) { connection.close() }
   }
 
   private func sendContinue() {

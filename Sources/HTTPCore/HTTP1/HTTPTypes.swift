@@ -111,7 +111,7 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
   }
 }
 
-/// HTTP/1.x minor version (the parser accepts major version 1 only).
+/// The protocol version a request came with: HTTP/1.0, HTTP/1.1 or HTTP/2.
 public enum HTTPVersion: Sendable, Hashable {
-  case http1_0, http1_1
+  case http1_0, http1_1, http2
 }

@@ -111,6 +111,13 @@ public final class DateCache {
     output.append(contentsOf: line)
   }
 
+  /// The IMF-fixdate alone (for HTTP/2's `date` field).
+  var value: String {
+    let now = time(nil)
+    if now != second { refresh(now) }
+    return String(decoding: line.dropFirst(6).dropLast(2), as: UTF8.self)
+  }
+
   private func refresh(_ now: Int) {
     second = now
     var seconds = time_t(now)

@@ -41,6 +41,14 @@ protocol ConnectionSession: AnyObject {
 
   /// The connection closed: release whatever the session holds (body reservations, streams).
   func connectionClosed()
+
+  /// Puts what the protocol has ready to send into the connection's output (HTTP/2 frames the
+  /// library holds), before the connection writes.
+  func fillOutput()
+
+  /// Response bytes the session holds outside the connection's output (HTTP/2 bodies waiting
+  /// for flow control): they count as unsent output for the budgets and the send timeout.
+  var heldOutputBytes: Int { get }
 }
 
 /// Why a session stopped consuming input.

@@ -15,7 +15,7 @@ public final class HTTPServer: @unchecked Sendable {
   public let group: EventLoopGroup
   public let router: Router
   public let dispatcher: RequestDispatcher
-  public let statistics = ServerStatistics()
+  public let statistics: ServerStatistics
   let budget: MemoryBudget
   private var contexts: [ServerLoopContext] = []
   private let state = Mutex<(started: Bool, drainsLeft: Int, port: Int)>((false, 0, 0))
@@ -25,6 +25,7 @@ public final class HTTPServer: @unchecked Sendable {
     self.group = group
     self.router = router
     dispatcher = RequestDispatcher(router: router)
+    statistics = ServerStatistics(loops: group.loops.count)
     budget = MemoryBudget(
       maxOutputBytes: configuration.maxTotalBufferedOutputBytes, maxBodyBytes: configuration.maxTotalBodyBytes)
   }

@@ -51,6 +51,8 @@ public struct ServerConfiguration: Sendable {
   /// with expensive routes, 20 pipelining clients must not hold every other client for longer
   /// than about 20 times this.
   public var maxPassTime = 0.0005
+  /// HTTP/2 (h2c) on the same listener.
+  public var http2 = HTTP2Configuration()
   /// Seconds graceful shutdown waits for in-flight requests before closing everything.
   public var drainTimeout: Double = 10
   /// Seconds a closing connection lingers (write side shut) so the last response is not reset.
@@ -71,6 +73,7 @@ public struct ServerConfiguration: Sendable {
       try ConfigurationError.checkSeconds(name, value, positive: true)
     }
     try ConfigurationError.checkSeconds("max-pass-time", maxPassTime, positive: true, maximum: 10)
+    try http2.validate()
     for (name, value, range) in [
       ("max-connections", maxConnections, 1...10_000_000), ("max-pipelined-requests", maxPipelinedRequests, 1...65536),
       ("max-buffered-output-bytes", maxBufferedOutputBytes, 1024...(1 << 40)),

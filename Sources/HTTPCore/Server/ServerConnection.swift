@@ -119,23 +119,41 @@ final class ServerConnection: EventHandler {
     if session == nil && !chooseSession() { return }
     guard let session else { return }
     processing = true
+    let before = session as AnyObject
     var budget = PassBudget(
       requests: configuration.maxRequestsPerPass, outputBytes: configuration.maxOutputBytesPerPass,
       outputAlreadyPending: output.pendingBytes, time: nanoseconds(fromSeconds: configuration.maxPassTime),
       now: monotonicNanoseconds())
-    waitingFor = input.isEmpty ? .needsInput : session.process(&budget)
+    // Called even with no input: a session may hold complete requests from an earlier pass.
+    waitingFor = session.process(&budget)
     processing = false
     if closed { return }
-    if waitingFor == .budgetSpent { scheduleContinuation() }
+    // A protocol switch (Upgrade: h2c) leaves the rest of the input to the new session.
+    if waitingFor == .budgetSpent || (self.session as AnyObject) !== before { scheduleContinuation() }
     flush()
   }
 
-  /// The protocol is known from the first bytes: HTTP/1.1 for now.
+  /// The protocol is known from the first bytes: the HTTP/2 client preface, or HTTP/1.1.
   private func chooseSession() -> Bool {
     if input.isEmpty && !peerClosed { return false }
-    session = HTTP1Session(connection: self, dispatcher: context.server.dispatcher)
+    var chosen: ConnectionSession? = nil
+    if configuration.http2.enabled {
+      switch HTTP2Preface.classify(input.readable) {
+      case .undecided where !peerClosed: return false  // "PRI * HT": wait for the rest
+      case .http2: chosen = HTTP2Session(connection: self, dispatcher: context.server.dispatcher)
+      default: break
+      }
+    }
+    session = chosen ?? HTTP1Session(connection: self, dispatcher: context.server.dispatcher)
     if peerClosed { session?.inputEnded() }
     return true
+  }
+
+  /// Hands the connection to another protocol (HTTP/1.1 `Upgrade: h2c`); what is left in the
+  /// input is the new protocol's.
+  func switchSession(to next: ConnectionSession) {
+    session = next
+    if peerClosed { next.inputEnded() }
   }
 
   /// Comes back for the rest of the buffered input in the loop's next pass.
@@ -170,6 +188,8 @@ final class ServerConnection: EventHandler {
 
   func flush() {
     if closed { return }
+    if !processing { session?.fillOutput() }
+    if closed { return }
     if !output.isEmpty {
       let before = output.pendingBytes
       let result = output.write(to: fd)
@@ -201,9 +221,12 @@ final class ServerConnection: EventHandler {
     updateInterest()
   }
 
+  /// Unsent response bytes: in the output, and held by the protocol (HTTP/2 flow control).
+  private var unsentBytes: Int { output.pendingBytes + (session?.heldOutputBytes ?? 0) }
+
   /// Reports this connection's change of unsent bytes to the process-wide budget.
   private func account() {
-    let pending = output.pendingBytes
+    let pending = unsentBytes
     if pending != accountedOutput {
       context.server.budget.adjustOutput(by: pending - accountedOutput)
       accountedOutput = pending
@@ -234,7 +257,7 @@ final class ServerConnection: EventHandler {
       if now >= lingerDeadline { close() }
       return
     }
-    if !output.isEmpty && now &- lastWriteProgress > nanoseconds(fromSeconds: configuration.sendTimeout) {
+    if unsentBytes > 0 && now &- lastWriteProgress > nanoseconds(fromSeconds: configuration.sendTimeout) {
       context.server.statistics.record(.sendTimeout)
       close()
       return
