@@ -85,7 +85,17 @@ struct MetricsRenderer {
     header(
       &text, "http_buffered_body_bytes", "gauge", "Request body bytes being received (declared lengths count in full).")
     text += "featureserver_http_buffered_body_bytes \(server.bufferedBodyBytes)\n"
-    header(&text, "http_connection_events_total", "counter", "Connection events: accepted, refused, closed by a limit.")
+    header(&text, "http_requests_by_protocol_total", "counter", "Requests received, by protocol (http/1.1, h2).")
+    for kind in ServerStatistics.RequestProtocol.allCases {
+      text +=
+        "featureserver_http_requests_by_protocol_total{protocol=\"\(kind.label)\"} \(server.statistics.requests(kind))\n"
+    }
+    header(&text, "http2_streams_open", "gauge", "HTTP/2 streams open now, over all connections.")
+    text += "featureserver_http2_streams_open \(server.statistics.openStreams)\n"
+    header(
+      &text, "http_connection_events_total", "counter",
+      "Connection events: accepted, refused, closed by a limit, HTTP/2 GOAWAYs sent by reason, streams refused or reset."
+    )
     for event in ServerStatistics.Event.allCases {
       text += "featureserver_http_connection_events_total{event=\"\(event.label)\"} \(server.statistics.count(event))\n"
     }

@@ -4,9 +4,11 @@
 //   GET  /hello/:name     a path parameter, percent-decoded
 //   GET  /delay/:ms       answers after a loop timer (a responder used later)
 //   GET  /query           the decoded query items as JSON
+//   GET  /bytes/:count     a body of that many bytes (at most 64 MiB)
 //   GET  /health          200
 // Usage: http-bench-server [--port N] [--host H] [--threads N] [--max-connections N]
-//        [--header-read-timeout S] [--idle-timeout S] [--drain-timeout S] [--max-body-bytes N]
+//        [--header-read-timeout S] [--idle-timeout S] [--send-timeout S] [--drain-timeout S]
+//        [--max-body-bytes N]
 import Codecs
 import HTTPCore
 import Reactor
@@ -36,15 +38,23 @@ while let flag = arguments.next() {
     writeDiagnostic("missing value for \(flag)")
     exit(2)
   }
+  func number<T: LosslessStringConvertible>(_ parse: T.Type) -> T {
+    guard let parsed = T(value) else {
+      writeDiagnostic("\(flag): '\(value)' is not a valid value")
+      exit(2)
+    }
+    return parsed
+  }
   switch flag {
-  case "--port": configuration.port = Int(value) ?? 8080
+  case "--port": configuration.port = number(Int.self)
   case "--host": configuration.host = value
-  case "--threads": threads = Int(value) ?? 1
-  case "--max-connections": configuration.maxConnections = Int(value) ?? 10_000
-  case "--header-read-timeout": configuration.headerReadTimeout = Double(value) ?? 10
-  case "--idle-timeout": configuration.idleTimeout = Double(value) ?? 60
-  case "--drain-timeout": configuration.drainTimeout = Double(value) ?? 10
-  case "--max-body-bytes": configuration.limits.maxBodyBytes = Int(value) ?? 1 << 20
+  case "--threads": threads = number(Int.self)
+  case "--max-connections": configuration.maxConnections = number(Int.self)
+  case "--header-read-timeout": configuration.headerReadTimeout = number(Double.self)
+  case "--idle-timeout": configuration.idleTimeout = number(Double.self)
+  case "--send-timeout": configuration.sendTimeout = number(Double.self)
+  case "--drain-timeout": configuration.drainTimeout = number(Double.self)
+  case "--max-body-bytes": configuration.limits.maxBodyBytes = number(Int.self)
   default:
     writeDiagnostic("unknown flag \(flag)")
     exit(2)
@@ -56,6 +66,10 @@ let jsonHeaders = HTTPHeaders([("Content-Type", "application/json")])
 let router = Router()
 router.get("/json") { _, responder in
   responder.respond(HTTPResponse(headers: jsonHeaders, body: body))
+}
+router.get("/bytes/:count") { request, responder in
+  let count = min(max(Int(request.parameters["count"] ?? "") ?? 0, 0), 64 << 20)
+  responder.respond(HTTPResponse(body: [UInt8](repeating: UInt8(ascii: "x"), count: count)))
 }
 router.get("/health") { _, responder in
   responder.respond(HTTPResponse(contentType: "text/plain", body: "ok\n"))

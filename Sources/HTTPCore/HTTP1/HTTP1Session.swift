@@ -136,8 +136,11 @@ final class HTTP1Session: ConnectionSession, ResponseSink {
 
   /// The SETTINGS payload when `request` asks for `Upgrade: h2c` as RFC 7540 §3.2 has it (one
   /// valid HTTP2-Settings, and Connection naming both Upgrade and HTTP2-Settings), else nil.
+  /// Requests with a body, and HEAD, are answered over HTTP/1.1 instead (the upgrade is optional,
+  /// RFC 7540 §3.2): clients handle an upgraded body or HEAD answer poorly (curl 7.88 fails both).
   static func h2cUpgradeSettings(_ request: HTTPRequest) -> [UInt8]? {
-    guard request.version == .http1_1, let upgrade = request.headers["upgrade"],
+    guard request.version == .http1_1, request.body.isEmpty, request.method != .head,
+      let upgrade = request.headers["upgrade"],
       upgrade.split(separator: ",").contains(where: { ASCII.equalsIgnoringCase($0.trimmingSpaces, "h2c") })
     else { return nil }
     let settings = request.headers.values(for: "http2-settings")

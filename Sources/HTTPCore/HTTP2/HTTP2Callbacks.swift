@@ -64,6 +64,8 @@ enum HTTP2Callbacks {
       && frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
     {
       session(user).requestComplete(streamID: frame.pointee.hd.stream_id)
+    } else if isType(frame, NGHTTP2_SETTINGS) && frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 {
+      session(user).clientSettingsReceived()
     }
     return 0
   }

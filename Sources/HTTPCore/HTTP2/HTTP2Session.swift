@@ -32,6 +32,9 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
   private var misbehaviour = 0
   /// Response bytes submitted and not yet taken by nghttp2 (they count as unsent output).
   private(set) var heldOutputBytes = 0
+  /// After `Upgrade: h2c`, stream 1 waits for the client's preface and SETTINGS: answering into
+  /// the gap between the 101 and the preface overflows some clients' upgrade buffers (curl).
+  private var awaitingClientSettings = false
 
   private var configuration: ServerConfiguration { connection.configuration }
   private var statistics: ServerStatistics { connection.context.server.statistics }
@@ -91,11 +94,15 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
     }
     guard rv == 0 else { return false }
     let stream = HTTP2Stream(id: 1, startedAt: connection.loop.now)
+    stream.method = request.method.description
+    stream.path = request.target
+    stream.headers = request.headers
+    stream.body = request.body
     streams[1] = stream
+    statistics.streamOpened()
     receiving += 1
-    var upgraded = request
-    upgraded.version = .http2
-    dispatch(stream, request: upgraded)
+    awaitingClientSettings = true
+    ready.append(stream)
     pump()
     return true
   }
@@ -105,12 +112,13 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
   /// nghttp2 consumes every byte it is given, so the buffer never holds more than one read.
   var inputCeiling: Int { 16 * 1024 }
 
-  var wantsInput: Bool { session != nil && readyHead == ready.count }
+  /// Not while complete requests wait for their turn (except the upgraded one, which waits for
+  /// the client's preface: that must be read).
+  var wantsInput: Bool { session != nil && (readyHead == ready.count || awaitingClientSettings) }
 
-  var hasOutstandingWork: Bool {
-    guard let session else { return false }
-    return inFlight > 0 || nghttp2_session_want_write(session) != 0 || heldOutputBytes > 0
-  }
+  /// Handlers still owing answers, or answers not yet handed to nghttp2. (Frames nghttp2 merely
+  /// wants to send go out with the next write, or never, if the peer is gone.)
+  var hasOutstandingWork: Bool { session != nil && (inFlight > 0 || heldOutputBytes > 0) }
 
   var isIdle: Bool { streams.isEmpty && inFlight == 0 }
 
@@ -137,6 +145,7 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
 
   /// Dispatches complete requests while the budget lasts; nil when all went.
   private func dispatchReady(_ passBudget: inout PassBudget) -> ProcessResult? {
+    if awaitingClientSettings { return nil }
     while readyHead < ready.count {
       if connection.closed { return .blocked }
       guard passBudget.allowsAnother(outputPending: connection.output.pendingBytes) else { return .budgetSpent }
@@ -186,7 +195,10 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
   }
 
   func connectionClosed() {
-    for stream in streams.values { releaseBody(stream) }
+    for stream in streams.values {
+      releaseBody(stream)
+      statistics.streamClosed()
+    }
     streams.removeAll()
     ready.removeAll()
     readyHead = 0
@@ -219,12 +231,12 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
       connection.output.appendInPlace { $0.append(contentsOf: chunk) }
     }
     insideNghttp2 = false
-    if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
-      // Both sides are done (a GOAWAY went out and every stream ended): close once written.
-      connection.closeAfterFlush()
-    } else if draining && streams.isEmpty && inFlight == 0 && nghttp2_session_want_write(session) == 0 {
-      connection.closeAfterFlush()
-    }
+    // Close once written when nothing more will come or go: nghttp2 is done with both sides (or
+    // we are draining and every stream has ended), and no handler still owes an answer.
+    let done =
+      nghttp2_session_want_write(session) == 0 && inFlight == 0 && heldOutputBytes == 0
+      && (nghttp2_session_want_read(session) == 0 || (draining && streams.isEmpty))
+    if done { connection.closeAfterFlush() }
     if flush { connection.outputChanged() }
   }
 
@@ -240,11 +252,14 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
   }
 
   private func fail(reason: Int32) {
-    if reason == NGHTTP2_ERR_FLOODED.rawValue || reason == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS.rawValue {
-      statistics.record(.http2GoawayEnhanceYourCalm)
-    } else {
-      statistics.record(.http2GoawayProtocolError)
+    // Some fatal errors leave no GOAWAY queued (too many CONTINUATIONs, a bad preface): queue one
+    // with the code that says why, so the client learns it was cut off on purpose.
+    let abuse = reason == NGHTTP2_ERR_FLOODED.rawValue || reason == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS.rawValue
+    if let session {
+      nghttp2_session_terminate_session(
+        session, abuse ? NGHTTP2_ENHANCE_YOUR_CALM.rawValue : NGHTTP2_PROTOCOL_ERROR.rawValue)
     }
+    statistics.record(abuse ? .http2GoawayEnhanceYourCalm : .http2GoawayProtocolError)
     statistics.record(.parseError)
     pump(flush: false)
     connection.closeAfterFlush()
@@ -254,7 +269,10 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
 
   /// Stops taking anything from the client; the connection closes once the output is written.
   private func connectionClosedEarly() {
-    for stream in streams.values { releaseBody(stream) }
+    for stream in streams.values {
+      releaseBody(stream)
+      statistics.streamClosed()
+    }
     streams.removeAll()
     ready.removeAll()
     readyHead = 0
@@ -364,6 +382,7 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
       return HTTP2Callbacks.refuse(session, streamID, NGHTTP2_REFUSED_STREAM)
     }
     streams[streamID] = HTTP2Stream(id: streamID, startedAt: connection.loop.now)
+    statistics.streamOpened()
     receiving += 1
     return 0
   }
@@ -433,6 +452,7 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
 
   func streamClosed(streamID: Int32, errorCode: UInt32) {
     guard let stream = streams.removeValue(forKey: streamID) else { return }
+    statistics.streamClosed()
     if !stream.dispatched { receiving -= 1 }
     releaseBody(stream)
     heldOutputBytes -= stream.heldBytes
@@ -449,7 +469,10 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
     stream.responseOffset += count
     heldOutputBytes -= count
     let done = stream.heldBytes == 0
-    if done { stream.responseBody = [] }
+    if done {
+      stream.responseBody = []
+      stream.responseOffset = 0
+    }
     return (count, done)
   }
 
@@ -458,6 +481,10 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
   func responseSent(streamID: Int32) {
     guard let stream = streams[streamID], stream.refused else { return }
     reset(streamID, NGHTTP2_NO_ERROR)
+  }
+
+  func clientSettingsReceived() {
+    awaitingClientSettings = false
   }
 
   func invalidFrame() {

@@ -188,9 +188,13 @@ final class ServerConnection: EventHandler {
 
   func flush() {
     if closed { return }
-    if !processing { session?.fillOutput() }
-    if closed { return }
-    if !output.isEmpty {
+    // The protocol may hold more than the output bound lets it hand over at once (HTTP/2 frames
+    // in nghttp2): refill after each write that drained, until the socket is full or nothing is
+    // left, since a drained socket brings no writable event to come back on.
+    for _ in 0..<64 {
+      if !processing { session?.fillOutput() }
+      if closed { return }
+      if output.isEmpty { break }
       let before = output.pendingBytes
       let result = output.write(to: fd)
       // A wait for the client starts when output first goes unsent, and restarts with progress.
@@ -199,6 +203,7 @@ final class ServerConnection: EventHandler {
         close()
         return
       }
+      if case .blocked = result { break }
     }
     account()
     if output.isEmpty {
@@ -302,11 +307,11 @@ final class ServerConnection: EventHandler {
     closed = true
     loop.unregister(fd: fd)
     Glibc.close(fd)
-    output = OutputQueue()
-    account()
-    input.reset()
     session?.connectionClosed()
     session = nil  // breaks the session's reference back to this connection
+    output = OutputQueue()
+    account()  // after both are empty: this connection holds nothing in the budget now
+    input.reset()
     context.connectionClosed(self)
   }
 }

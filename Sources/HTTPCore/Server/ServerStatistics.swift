@@ -75,6 +75,13 @@ public final class ServerStatistics: Sendable {
   /// Connections open right now.
   public var openConnections: Int { open.load(ordering: .relaxed) }
 
+  private let streams = Atomic<Int>(0)
+  /// HTTP/2 streams open right now, over all connections.
+  public var openStreams: Int { streams.load(ordering: .relaxed) }
+
+  func streamOpened() { streams.add(1, ordering: .relaxed) }
+  func streamClosed() { streams.subtract(1, ordering: .relaxed) }
+
   /// How many times `event` happened since start.
   public func count(_ event: Event) -> Int { counters.withLock { $0[event.rawValue] } }
 
