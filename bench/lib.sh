@@ -78,10 +78,12 @@ pair_table() {
   rm -f "$samples"
 }
 
-# start_nginx DIR PORT WORKERS BODY: starts nginx answering GET /json with BODY (keep-alive, no
-# access log), its files in DIR; stop it with `kill "$(cat DIR/nginx.pid)"`.
+# start_nginx DIR PORT WORKERS BODY [LISTEN_OPTIONS]: starts nginx answering GET /json (and, for
+# h2load's URI lists, GET /features/...) with BODY (keep-alive, no access log), its files in DIR;
+# LISTEN_OPTIONS "http2" makes it h2c with prior knowledge. Stop it with
+# `kill "$(cat DIR/nginx.pid)"`.
 start_nginx() {
-  local dir=$1 port=$2 workers=$3 body=$4
+  local dir=$1 port=$2 workers=$3 body=$4 listen_options=${5:-}
   mkdir -p "$dir/nginx"
   cat >"$dir/nginx.conf" <<CONF
 worker_processes $workers;
@@ -94,8 +96,10 @@ http {
   uwsgi_temp_path $dir/nginx; scgi_temp_path $dir/nginx;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:$port reuseport;
+    listen 127.0.0.1:$port reuseport $listen_options;
+    http2_max_requests 1000000;
     location /json { default_type application/json; return 200 '$body'; }
+    location /features/ { default_type application/json; return 200 '$body'; }
   }
 }
 CONF

@@ -3,7 +3,7 @@
 /// (RFC 9110 §5.1), never with Unicode case folding.
 public enum ASCII {
   /// The value of a hexadecimal digit, or -1.
-  @inline(__always)
+  @inlinable @inline(__always)
   public static func hexValue(_ byte: UInt8) -> Int {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
@@ -14,14 +14,14 @@ public enum ASCII {
   }
 
   /// `byte` lowered if it is an ASCII capital letter; any other byte as it is.
-  @inline(__always)
+  @inlinable @inline(__always)
   public static func lowercased(_ byte: UInt8) -> UInt8 {
     byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
   }
 
   /// True when `bytes` equal `lowercase` (a literal written in lower case) ignoring ASCII case.
   /// Only letters fold: `\r` never matches `-`, `@` never matches `` ` ``.
-  @inline(__always)
+  @inlinable @inline(__always)
   public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
     guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
     let literal = lowercase.utf8Start
@@ -30,6 +30,9 @@ public enum ASCII {
   }
 
   /// True when `a` and `b` are equal ignoring ASCII case (letters only), without allocating.
+  /// Inlinable so that each call site specializes it (a generic call across modules costs a
+  /// metadata lookup per call: it showed in profiles of the response path).
+  @inlinable
   public static func equalsIgnoringCase<A: StringProtocol, B: StringProtocol>(_ a: A, _ b: B) -> Bool {
     let left = a.utf8
     let right = b.utf8
@@ -39,6 +42,7 @@ public enum ASCII {
   }
 
   /// True when `text` starts with `prefix` ignoring ASCII case.
+  @inlinable
   public static func hasPrefixIgnoringCase<A: StringProtocol, B: StringProtocol>(_ text: A, _ prefix: B) -> Bool {
     let bytes = text.utf8
     let start = prefix.utf8

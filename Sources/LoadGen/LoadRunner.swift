@@ -22,6 +22,10 @@ public struct LoadOptions: Sendable {
   /// Open loop: a request started later than this after its scheduled time counts as the
   /// generator falling behind.
   public var lateThreshold = 0.001
+  /// HTTP/2 (h2c, prior knowledge): users share connections, `streamsPerConnection` each, and
+  /// every request is a stream.
+  public var http2 = false
+  public var streamsPerConnection = 10
 
   public init(address: String, port: Int, hostHeader: String) {
     self.address = address

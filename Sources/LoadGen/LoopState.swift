@@ -18,6 +18,15 @@ final class LoopState: @unchecked Sendable {
   var users: [VirtualUser] = []
   var stopped = false
   var inFlight = 0
+  /// HTTP/2: the connections this loop's users share, by slot (user position / streams each).
+  var sharedConnections: [SharedHTTP2Connection] = []
+
+  /// The shared HTTP/2 connection of the `position`th user of this loop.
+  func sharedConnection(forUserAt position: Int) -> SharedHTTP2Connection {
+    let slot = position / max(1, options.streamsPerConnection)
+    while sharedConnections.count <= slot { sharedConnections.append(SharedHTTP2Connection()) }
+    return sharedConnections[slot]
+  }
 
   // Open loop.
   var idle: [VirtualUser] = []
@@ -83,7 +92,7 @@ final class LoopState: @unchecked Sendable {
 
   func spawnUser(id: Int) {
     guard !stopped else { return }
-    let user = VirtualUser(id: id, state: self)
+    let user = VirtualUser(id: id, position: users.count, state: self)
     users.append(user)
     user.start()
   }
@@ -94,7 +103,7 @@ final class LoopState: @unchecked Sendable {
     scheduleInterval = max(1, UInt64(1e9 / rate))
     var ready = 0
     for index in 0..<connections {
-      let user = VirtualUser(id: firstUser + index * max(1, options.threads), state: self)
+      let user = VirtualUser(id: firstUser + index * max(1, options.threads), position: users.count, state: self)
       user.openLoop = true
       users.append(user)
       user.connect { [self] connected in
@@ -182,5 +191,7 @@ final class LoopState: @unchecked Sendable {
     for user in users { user.close() }
     users.removeAll()
     idle.removeAll()
+    for shared in sharedConnections { shared.close() }
+    sharedConnections.removeAll()
   }
 }

@@ -1,12 +1,16 @@
 import HTTPCore
 import Reactor
 
-/// One simulated user: one keep-alive connection, a loop of weighted tasks with waits between
-/// them (closed loop), or a connection the open-loop scheduler hands requests to.
+/// One simulated user: one keep-alive connection (or, with `--http2`, a stream at a time on a
+/// connection shared with other users), a loop of weighted tasks with waits between them (closed
+/// loop), or a sender the open-loop scheduler hands requests to.
 final class VirtualUser {
   let id: Int
+  /// The user's position on its loop (which shared HTTP/2 connection it uses).
+  let position: Int
   unowned let state: LoopState
   var connection: HTTPClientConnection?
+  var http2: HTTP2ClientConnection?
   var random: FastRandom
   var counter = 0
   var stopped = false
@@ -16,8 +20,9 @@ final class VirtualUser {
   var bodyBytes: [UInt8] = []
   var timer: TimerID?
 
-  init(id: Int, state: LoopState) {
+  init(id: Int, position: Int, state: LoopState) {
     self.id = id
+    self.position = position
     self.state = state
     random = FastRandom(seed: UInt64(id + 1) &* 0x9E37_79B9_7F4A_7C15)
   }
@@ -31,6 +36,14 @@ final class VirtualUser {
 
   func connect(_ done: @escaping (Bool) -> Void) {
     let options = state.options
+    if options.http2 {
+      state.sharedConnection(forUserAt: position).withConnection(state: state) { [self] connection, error in
+        http2 = connection
+        if let error { state.recordConnectFailure(error, task: state.pickTask(&random)) }
+        done(connection != nil)
+      }
+      return
+    }
     HTTPClientConnection.connect(loop: state.loop, host: options.address, port: options.port, timeout: 5) {
       [self] result in
       switch result {
@@ -56,6 +69,7 @@ final class VirtualUser {
 
   /// Sends one request for `task`; its latency counts from `scheduledAt`.
   func send(scheduledAt: UInt64, task: Int) {
+    if state.options.http2 { return sendStream(scheduledAt: scheduledAt, task: task) }
     guard let connection, connection.isOpen else {
       // The connection broke: count it and reconnect.
       self.connection = nil
@@ -83,6 +97,54 @@ final class VirtualUser {
       }
       continueAfter(elapsed: finished &- scheduledAt)
     }
+  }
+
+  /// `send` over HTTP/2: one stream on the shared connection. A failed request does not close
+  /// the connection (its stream was reset); a closed connection is reconnected.
+  private func sendStream(scheduledAt: UInt64, task: Int) {
+    guard let http2, http2.isOpen else {
+      self.http2 = nil
+      state.recordConnectFailure(.connectionClosed, task: task)
+      reconnectThenContinue()
+      return
+    }
+    let request = render(task)
+    counter += 1
+    state.inFlight += 1
+    http2.send(request, timeout: state.options.requestTimeout) { [self] result in
+      let finished = monotonicNanoseconds()
+      state.inFlight -= 1
+      if case .failure(.cancelled) = result, stopped { return }
+      state.record(task: task, result: result, microseconds: (finished &- scheduledAt) / 1000)
+      if case .failure = result, !(self.http2?.isOpen ?? false) {
+        self.http2 = nil
+        reconnectThenContinue()
+        return
+      }
+      continueAfter(elapsed: finished &- scheduledAt)
+    }
+  }
+
+  /// The request for `task` as fields (HTTP/2 encodes them itself).
+  private func render(_ task: Int) -> HTTPClientRequest {
+    let definition = state.scenario.tasks[task]
+    let generators = state.scenario.generators
+    requestBytes.removeAll(keepingCapacity: true)
+    definition.path.render(into: &requestBytes, generators: generators, random: &random, user: id, counter: counter)
+    var headers = HTTPHeaders()
+    headers.add(name: "host", value: state.options.hostHeader)
+    for (name, value) in definition.headers {
+      bodyBytes.removeAll(keepingCapacity: true)
+      value.render(into: &bodyBytes, generators: generators, random: &random, user: id, counter: counter)
+      headers.add(name: name, value: String(decoding: bodyBytes, as: UTF8.self))
+    }
+    var body: [UInt8] = []
+    if let template = definition.body {
+      template.render(into: &body, generators: generators, random: &random, user: id, counter: counter)
+    }
+    return HTTPClientRequest(
+      method: HTTPMethod(definition.method), target: String(decoding: requestBytes, as: UTF8.self), headers: headers,
+      body: body)
   }
 
   private func continueAfter(elapsed: UInt64) {

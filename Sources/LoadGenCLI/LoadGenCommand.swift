@@ -47,6 +47,15 @@ struct LoadGenCommand: ParsableCommand {
   @Option(help: "Seconds a request may take before it fails as a timeout.")
   var requestTimeout = 10.0
 
+  @Flag(
+    help:
+      "HTTP/2 (h2c, prior knowledge): users share connections, --streams-per-connection each; every request is a stream."
+  )
+  var http2 = false
+
+  @Option(help: "With --http2: users (or open-loop senders) per connection, i.e. concurrent streams on each.")
+  var streamsPerConnection = 10
+
   @Option(
     name: .customLong("threshold"),
     help: ArgumentHelp(
@@ -88,6 +97,9 @@ struct LoadGenCommand: ParsableCommand {
       throw ValidationError("--stop-timeout must be 0 or more and --request-timeout more than 0")
     }
     if let rate, rate <= 0 { throw ValidationError("--rate must be more than 0") }
+    guard streamsPerConnection >= 1 && streamsPerConnection <= 1000 else {
+      throw ValidationError("--streams-per-connection must be 1...1000")
+    }
     guard DurationText.seconds(runTime) != nil else {
       throw ValidationError("--run-time '\(runTime)': expected e.g. 30s, 5m, 1h or 1h30m")
     }
@@ -115,6 +127,8 @@ struct LoadGenCommand: ParsableCommand {
     options.rate = rate
     options.threads = threads
     options.requestTimeout = requestTimeout
+    options.http2 = http2
+    options.streamsPerConnection = streamsPerConnection
 
     let live = !quiet && !json && isatty(STDERR_FILENO) == 1
     let runner = try LoadRunner(scenario: loaded, options: options)

@@ -11,8 +11,12 @@ final class LoadGenTests: XCTestCase {
       yaml: "name: t\nrequests:\n  - {path: \(path)\(expect.map { ", expect_status: \($0)" } ?? "")}\n")
   }
 
-  func run(_ scenario: Scenario, port: Int, users: Int, seconds: Double, rate: Double? = nil) throws -> LoadResult {
+  func run(
+    _ scenario: Scenario, port: Int, users: Int, seconds: Double, rate: Double? = nil, http2: Bool = false
+  ) throws -> LoadResult {
     var options = LoadOptions(address: "127.0.0.1", port: port, hostHeader: "127.0.0.1:\(port)")
+    options.http2 = http2
+    options.streamsPerConnection = 4
     options.users = users
     options.spawnRate = 1000
     options.runTime = seconds
@@ -46,6 +50,22 @@ final class LoadGenTests: XCTestCase {
     // Every second had a point; each second's p99 also sees the delay.
     XCTAssertGreaterThanOrEqual(result.history.count, 2)
     XCTAssertGreaterThanOrEqual(result.history[1].intervalP99, 39.9)
+  }
+
+  /// `--http2`: 8 users share 2 connections (4 streams each), closed and open loop; every
+  /// request travels as an HTTP/2 stream and the statistics are the same kind.
+  func testHTTP2RunsUsersAsStreamsOnSharedConnections() throws {
+    let server = try LatencyServer(every: 50, delayMilliseconds: 40)
+    defer { server.stop() }
+    let closed = try run(scenario("/sometimes"), port: server.port, users: 8, seconds: 2, http2: true)
+    XCTAssertGreaterThan(closed.statistics.total.requests, 1000)
+    XCTAssertEqual(closed.statistics.total.failures, 0)
+    XCTAssertGreaterThanOrEqual(closed.statistics.total.milliseconds(atPercentile: 99.5), 40 * 0.999)
+    let open = try run(scenario("/fast"), port: server.port, users: 8, seconds: 2, rate: 500, http2: true)
+    XCTAssertGreaterThanOrEqual(open.statistics.total.requests, 900)
+    XCTAssertEqual(open.statistics.total.failures, 0)
+    XCTAssertEqual(server.server.statistics.requests(.http1), 0, "every request went over HTTP/2")
+    XCTAssertGreaterThan(server.server.statistics.requests(.http2), 1900)
   }
 
   /// Recorded values come back within HdrHistogram's 3 significant digits, in milliseconds with

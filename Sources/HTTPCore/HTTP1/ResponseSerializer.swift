@@ -101,6 +101,7 @@ enum ResponseSerializer {
 public final class DateCache {
   private var second: Int = -1
   private var line: [UInt8] = []
+  private var text = ""
 
   public init() {}
 
@@ -115,7 +116,7 @@ public final class DateCache {
   var value: String {
     let now = time(nil)
     if now != second { refresh(now) }
-    return String(decoding: line.dropFirst(6).dropLast(2), as: UTF8.self)
+    return text
   }
 
   private func refresh(_ now: Int) {
@@ -130,5 +131,6 @@ public final class DateCache {
       "Date: \(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
       + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT\r\n"
     line = Array(text.utf8)
+    self.text = String(text.dropFirst(6).dropLast(2))
   }
 }

@@ -343,7 +343,7 @@ final class HTTP2Session: ConnectionSession, ResponseSink {
     var fields = HTTP2HeaderBlock()
     fields.add(":status", String(response.status.code))
     for field in response.headers.fields where !HTTP2HeaderBlock.isConnectionSpecific(field.name) {
-      fields.add(field.name.lowercased(), field.value)
+      fields.add(field.name, field.value)
     }
     if ResponseSerializer.hasBody(response.status) { fields.add("content-length", String(response.body.count)) }
     fields.add("date", connection.context.date.value)
