@@ -33,6 +33,7 @@ final class ServerConnection: EventHandler {
   private var interest: UInt32 = 0
   private(set) var processing = false
   private var continuationScheduled = false
+  private var flushScheduled = false
   /// Why the session last stopped: the socket is only read while it waits for input.
   private var waitingFor = ProcessResult.needsInput
   private(set) var peerClosed = false
@@ -168,9 +169,17 @@ final class ServerConnection: EventHandler {
 
   /// The session put output in (a response that was answered later, from a reply callback):
   /// write it, and take more of the buffered input if that was waiting for room.
+  ///
+  /// The write waits for the end of the loop's current batch: answers completed by one batch of
+  /// Redis replies (an HTTP/2 connection's streams, or pipelined requests) leave in one writev
+  /// instead of one each.
   func outputChanged() {
-    if processing || closed { return }
-    flush()
+    if processing || closed || flushScheduled { return }
+    flushScheduled = true
+    loop.deferUntilEndOfBatch { [self] in
+      flushScheduled = false
+      flush()
+    }
   }
 
   /// After the output is written, shut the write side and close.
