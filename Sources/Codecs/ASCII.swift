@@ -54,6 +54,7 @@ public enum ASCII {
 
 extension StringProtocol {
   /// The text without ASCII spaces and tabs at either end (HTTP's optional whitespace).
+  @inlinable
   public var trimmingSpaces: SubSequence {
     let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
     guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {

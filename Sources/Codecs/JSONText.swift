@@ -2,7 +2,8 @@
 /// the feature encoders all write strings through it.
 public enum JSONText {
   /// Appends `value` as a quoted JSON string to a byte buffer. Strings with nothing to escape
-  /// (the usual case) are copied in one go.
+  /// (the usual case) are copied in one go. Inlinable: the response encoders call it per field.
+  @inlinable
   public static func appendString(_ value: String, to output: inout [UInt8]) {
     output.append(UInt8(ascii: "\""))
     var value = value
@@ -30,7 +31,8 @@ public enum JSONText {
     return String(decoding: bytes, as: UTF8.self)
   }
 
-  private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+  @usableFromInline
+  static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
     let hex = Array("0123456789abcdef".utf8)
     for byte in bytes {
       switch byte {

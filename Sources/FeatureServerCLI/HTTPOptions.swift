@@ -80,6 +80,33 @@ struct HTTPOptions: ParsableArguments {
   @Option(help: "Seconds one connection may keep its loop busy in one pass before the others get their turn.")
   var maxPassTime = defaults.maxPassTime
 
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Serve HTTP/2 (h2c) on the same port: prior knowledge and Upgrade: h2c.")
+  var http2 = defaults.http2.enabled
+
+  @Option(
+    help: "HTTP/2: concurrent streams per connection we advertise, and requests one connection may have in flight.")
+  var http2MaxConcurrentStreams = defaults.http2.maxConcurrentStreams
+
+  @Option(help: "HTTP/2: the initial flow-control window we advertise (request body bytes a client may send ahead).")
+  var http2InitialWindowBytes = defaults.http2.initialWindowBytes
+
+  @Option(help: "HTTP/2: stream resets a client may send in a burst before GOAWAY (rapid reset).")
+  var http2StreamResetBurst = defaults.http2.streamResetBurst
+
+  @Option(help: "HTTP/2: stream resets per second a client may keep sending after the burst.")
+  var http2StreamResetsPerSecond = defaults.http2.streamResetsPerSecond
+
+  @Option(help: "HTTP/2: CONTINUATION frames after one HEADERS frame before the connection ends.")
+  var http2MaxContinuations = defaults.http2.maxContinuations
+
+  @Option(help: "HTTP/2: SETTINGS/PING acknowledgements queued for a client that does not read them.")
+  var http2MaxOutboundAcks = defaults.http2.maxOutboundAcks
+
+  @Option(help: "HTTP/2: refused streams and limits hit one connection may cause before GOAWAY.")
+  var http2MaxMisbehaviour = defaults.http2.maxMisbehaviour
+
   @Option(help: "Seconds graceful shutdown waits for in-flight requests.")
   var drainTimeout = defaults.drainTimeout
 
@@ -119,6 +146,14 @@ struct HTTPOptions: ParsableArguments {
     configuration.maxRequestsPerPass = maxRequestsPerPass
     configuration.maxOutputBytesPerPass = maxOutputBytesPerPass
     configuration.maxPassTime = maxPassTime
+    configuration.http2.enabled = http2
+    configuration.http2.maxConcurrentStreams = http2MaxConcurrentStreams
+    configuration.http2.initialWindowBytes = http2InitialWindowBytes
+    configuration.http2.streamResetBurst = http2StreamResetBurst
+    configuration.http2.streamResetsPerSecond = http2StreamResetsPerSecond
+    configuration.http2.maxContinuations = http2MaxContinuations
+    configuration.http2.maxOutboundAcks = http2MaxOutboundAcks
+    configuration.http2.maxMisbehaviour = http2MaxMisbehaviour
     configuration.drainTimeout = drainTimeout
     configuration.lingerTimeout = lingerTimeout
     return configuration

@@ -70,3 +70,22 @@ final class HTTP2RoutesTests: XCTestCase {
     XCTAssertTrue(metrics.contains("featureserver_http2_streams_open 0"), "every stream closed")
   }
 }
+
+/// HTTP/2 is on by default and turned off by a flag or its environment variable.
+final class HTTP2SwitchTests: XCTestCase {
+  func testHTTP2CanBeTurnedOffByTheEnvironment() throws {
+    guard let curl = which("curl") else { throw XCTSkip("curl not installed") }
+    let redis = try RedisServerProcess()
+    let server = try ServerProcess(
+      arguments: ["--threads", "1", "--model", "none", "--redis-url", "redis://127.0.0.1:\(redis.port)"],
+      environment: ["FEATURESERVER_HTTP2": "false"])
+    defer { server.stop() }
+    let (code, _) = try runCommand(
+      curl, ["-s", "-o", "/dev/null", "--http2-prior-knowledge", "http://127.0.0.1:\(server.port)/health"],
+      timeout: 10)
+    XCTAssertNotEqual(code, 0, "prior-knowledge HTTP/2 must be refused when turned off")
+    let (_, upgraded) = try runCommand(
+      curl, ["-s", "-i", "--http2", "http://127.0.0.1:\(server.port)/health"], timeout: 10)
+    XCTAssertTrue(upgraded.hasPrefix("HTTP/1.1 200"), "an Upgrade is ignored, HTTP/1.1 answers: \(upgraded)")
+  }
+}
