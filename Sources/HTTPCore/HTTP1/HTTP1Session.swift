@@ -42,6 +42,9 @@ final class HTTP1Session: ConnectionSession, ResponseSink {
     while true {
       if stopParsing || connection.closed { return .blocked }
       if order.inFlight >= configuration.maxPipelinedRequests || connection.outputIsFull { return .blocked }
+      // Nothing buffered: nothing to take, so no budget spent and no clock read (the common case
+      // once a keep-alive request has been answered).
+      if connection.input.isEmpty && !ended { return .needsInput }
       guard budget.allowsAnother(outputPending: connection.output.pendingBytes) else { return .budgetSpent }
       switch reader.next(&connection.input, limits: configuration.limits, budget: self.budget, now: connection.loop.now)
       {

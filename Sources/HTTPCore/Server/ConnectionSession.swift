@@ -65,24 +65,32 @@ enum ProcessResult {
 
 /// How much one connection may do in one pass of its loop before the loop serves the others:
 /// requests, output bytes and time, whichever runs out first (the first request always goes).
+///
+/// The time is counted from the second request on, so a connection that has one request per
+/// pass (every keep-alive client that waits for its answer) never reads the clock; a pass is
+/// then bounded by one request plus `time`.
 struct PassBudget {
   var requestsLeft: Int
   /// The output size at which the connection has produced its share for this pass.
   let outputLimit: Int
-  /// The monotonic time at which the connection's turn ends.
-  let deadline: UInt64
+  private let time: UInt64
+  /// The monotonic time at which the connection's turn ends; set when the second request is taken.
+  private var deadline: UInt64 = 0
   private var taken = 0
 
-  init(requests: Int, outputBytes: Int, outputAlreadyPending: Int, time: UInt64, now: UInt64) {
+  init(requests: Int, outputBytes: Int, outputAlreadyPending: Int, time: UInt64) {
     requestsLeft = requests
     outputLimit = outputAlreadyPending &+ outputBytes
-    deadline = now &+ time
+    self.time = time
   }
 
   /// True while another request may be taken, given the output the connection holds now.
   mutating func allowsAnother(outputPending: Int) -> Bool {
     guard requestsLeft > 0 && outputPending < outputLimit else { return false }
     taken += 1
-    return taken == 1 || monotonicNanoseconds() < deadline
+    if taken == 1 { return true }
+    let now = monotonicNanoseconds()
+    if taken == 2 { deadline = now &+ time }
+    return now < deadline
   }
 }

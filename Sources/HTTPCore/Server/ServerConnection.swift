@@ -120,17 +120,16 @@ final class ServerConnection: EventHandler {
     if session == nil && !chooseSession() { return }
     guard let session else { return }
     processing = true
-    let before = session as AnyObject
+    let before = session
     var budget = PassBudget(
       requests: configuration.maxRequestsPerPass, outputBytes: configuration.maxOutputBytesPerPass,
-      outputAlreadyPending: output.pendingBytes, time: nanoseconds(fromSeconds: configuration.maxPassTime),
-      now: monotonicNanoseconds())
+      outputAlreadyPending: output.pendingBytes, time: nanoseconds(fromSeconds: configuration.maxPassTime))
     // Called even with no input: a session may hold complete requests from an earlier pass.
     waitingFor = session.process(&budget)
     processing = false
     if closed { return }
     // A protocol switch (Upgrade: h2c) leaves the rest of the input to the new session.
-    if waitingFor == .budgetSpent || (self.session as AnyObject) !== before { scheduleContinuation() }
+    if waitingFor == .budgetSpent || self.session !== before { scheduleContinuation() }
     flush()
   }
 
