@@ -26,6 +26,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     .target(name: "CLinux"),
@@ -55,6 +56,7 @@ let package = Package(
       dependencies: [
         "Reactor", "Codecs", "HTTPCore", "RedisPool", "Yams", .product(name: "Atomics", package: "swift-atomics"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
     .executableTarget(
       name: "FeatureServerCLI",

@@ -106,3 +106,20 @@ CONF
   nginx -c "$dir/nginx.conf" -e "$dir/nginx-error.log"
   wait_for_port "$port"
 }
+
+# summarize NAMES...: the median table (req/s, p50, p99, non-2xx, steal) of $work/results, the
+# lines run_wrk printed, one row per NAME.
+summarize() {
+  local limit=${STEAL_LIMIT:-2}
+  printf '\n| server | req/s (median) | p50 ms | p99 ms | non-2xx | steal %% | p99 ms, rounds with steal < %s %% |\n' "$limit"
+  printf '|---|---|---|---|---|---|---|\n'
+  for name in "$@"; do
+    printf '| %s |' "$name"
+    for column in 2 3 4 5 6; do
+      printf ' %s |' "$(awk -v s="$name" -v c=$column '$1 == s {print $c}' "$work/results" | median)"
+    done
+    local quiet
+    quiet=$(awk -v s="$name" -v l="$limit" '$1 == s && $6 < l {print $4}' "$work/results")
+    printf ' %s (%s rounds) |\n' "$(echo "$quiet" | grep . | median)" "$(echo "$quiet" | grep -c .)"
+  done
+}

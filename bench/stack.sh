@@ -4,7 +4,7 @@
 #   stack_setup               builds featureserver, makes the reference venv, starts Redis
 #   start_ours NAME ARGS...   featureserver serve ARGS... (BINARY=path for another build); sets ports[NAME]
 #   start_reference NAME TTL  the FastAPI app with 2 workers; sets ports[NAME]
-#   summarize NAMES...        median table of $work/results
+#   summarize NAMES...        (bench/lib.sh) median table of $work/results
 declare -A ports
 pids=()
 venv=bench/.venv-reference
@@ -54,20 +54,6 @@ start_reference() {
   ports[$1]=$port
 }
 
-summarize() {
-  local limit=${STEAL_LIMIT:-2}
-  printf '\n| server | req/s (median) | p50 ms | p99 ms | non-2xx | steal %% | p99 ms, rounds with steal < %s %% |\n' "$limit"
-  printf '|---|---|---|---|---|---|---|\n'
-  for name in "$@"; do
-    printf '| %s |' "$name"
-    for column in 2 3 4 5 6; do
-      printf ' %s |' "$(awk -v s="$name" -v c=$column '$1 == s {print $c}' "$work/results" | median)"
-    done
-    local quiet
-    quiet=$(awk -v s="$name" -v l="$limit" '$1 == s && $6 < l {print $4}' "$work/results")
-    printf ' %s (%s rounds) |\n' "$(echo "$quiet" | grep . | median)" "$(echo "$quiet" | grep -c .)"
-  done
-}
 
 # ratio A B: prints the ratio of the median req/s of A to B.
 ratio() {

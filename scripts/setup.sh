@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what featureserver needs on Debian (bookworm): the C libraries it links, Redis, and the
-# real clients the tests and benchmarks use (python3-numpy checks the drift statistics). Safe to run again: it installs only what is missing.
+# real clients the tests and benchmarks use (python3-numpy checks the drift statistics; the Feast SDK
+# goes into a virtual environment, scripts/test-venv.sh). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 packages=(libhiredis-dev libnghttp2-dev redis-server redis-tools curl wrk nginx-light nghttp2-client python3 pkg-config
-  prometheus python3-numpy python3-scipy python3-h2)
+  prometheus python3-numpy python3-scipy python3-h2 python3-venv)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -25,3 +26,5 @@ command -v swift >/dev/null || {
   echo "setup: swift is not on PATH (Swift 6.x toolchain required, e.g. /opt/swift/usr/bin)" >&2
   exit 1
 }
+# The Feast SDK the Feast tests compare with (a minute the first time, then nothing).
+bash scripts/test-venv.sh >/dev/null

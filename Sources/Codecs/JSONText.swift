@@ -26,9 +26,14 @@ public enum JSONText {
 
   /// `value` as a quoted JSON string.
   public static func quoted(_ value: String) -> String {
+    String(decoding: quotedBytes(value), as: UTF8.self)
+  }
+
+  /// `value` as the UTF-8 bytes of a quoted JSON string (for names rendered once, served often).
+  public static func quotedBytes(_ value: String) -> [UInt8] {
     var bytes: [UInt8] = []
     appendString(value, to: &bytes)
-    return String(decoding: bytes, as: UTF8.self)
+    return bytes
   }
 
   @usableFromInline

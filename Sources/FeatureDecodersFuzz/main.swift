@@ -1,6 +1,8 @@
 // libFuzzer target for what the feature server decodes from outside data: the request bodies of
-// POST /predict and POST /features, and a stored row (any field names, values and `_ts` bytes).
-// The first input byte picks the decoder; the rest is its input.
+// POST /predict and POST /features, and a stored row (any field names, values and `_ts` bytes);
+// for Feast, the body of POST /get-online-features with its entity values, a write's `df`, a
+// stored `feast.types.Value` and a stored or written timestamp. The first input byte picks the
+// decoder (0xF0 and above: the Feast ones); the rest is its input.
 // Build and run (see .ci/fuzz.sh):
 //   swift build --scratch-path .build-fuzz --product feature-decoders-fuzz \
 //     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
@@ -22,6 +24,10 @@
   public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 0 else { return 0 }
     let body = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+    if data[0] >= 0xF0 {
+      fuzzFeast(data[0] - 0xF0, body)
+      return 0
+    }
     switch data[0] % 3 {
     case 0:
       // Never traps; a request that parses has every field within its rules.
@@ -54,6 +60,61 @@
       }
     }
     return 0
+  }
+
+  func fuzzFeast(_ selector: UInt8, _ body: [UInt8]) {
+    switch selector % 4 {
+    case 0:
+      // A get-online-features body: parsed within its limits, every entity value converted (or
+      // refused) for every key type.
+      var limits = FeastConfiguration()
+      limits.maxFeatures = 50
+      limits.maxEntityRows = 50
+      body.withUnsafeBufferPointer { bytes in
+        guard let request = try? FeastOnlineRequest.parse(bytes, limits: limits) else { return }
+        if let range = request.featuresRange,
+          let references = try? FeastOnlineRequest.references(bytes, range: range, limits: limits)
+        {
+          precondition(references.count <= 50)
+        }
+        for (_, values) in request.entities {
+          precondition(values.count <= 50)
+          for value in values {
+            for type in [FeastValueType.int64, .int32, .string, .bytes, .invalid] {
+              _ = try? FeastEntityKey.convert(value, to: type, location: [])
+            }
+          }
+        }
+      }
+    case 1:
+      // Any JSON (a write's df): values encoded as Feast Values for every type, or refused.
+      guard let value = try? body.withUnsafeBufferPointer({ try JSONValue.parse($0, allowNonFinite: true) }) else {
+        return
+      }
+      if case .array(let items) = value {
+        for item in items.prefix(8) {
+          for type in [
+            FeastValueType.int64, .int32, .double, .float, .bool, .string, .bytes, .unixTimestamp, .int64List,
+          ] {
+            _ = try? FeastValueEncoder.encode(item, as: type)
+          }
+        }
+      }
+    case 2:
+      // A stored Value: whatever it renders is valid JSON.
+      var output: [UInt8] = []
+      body.withUnsafeBytes { _ = FeastValueJSON.append($0, to: &output) }
+      precondition((try? output.withUnsafeBufferPointer { try JSONValue.parse($0) }) != nil)
+    default:
+      // A stored Timestamp, and a written ISO 8601 time: in Python's range when accepted.
+      if let (seconds, nanos) = body.withUnsafeBytes({ FeastTimestamp.decode($0) }) {
+        precondition(FeastTimestamp.secondsRange.contains(seconds) && (0..<1_000_000_000).contains(nanos))
+        _ = FeastTimestamp.renderJSON(seconds: seconds, nanos: nanos)
+      }
+      if let (seconds, _) = FeastTimestamp.parseISO8601(String(decoding: body, as: UTF8.self)) {
+        precondition(FeastTimestamp.secondsRange.contains(seconds))
+      }
+    }
   }
 
   @_silgen_name("LLVMFuzzerRunDriver")

@@ -28,12 +28,15 @@ public struct FeatureServiceConfiguration: Sendable {
 
 /// The feature server's routes over a registry, a Redis pool and one reader per loop:
 /// `GET /features/:entity/:id`, `POST /features`, `POST /predict` (with a model),
-/// `POST /admin/reload-model` (with a model and an admin token), `/health`, `/ready` and `/metrics`.
+/// `POST /admin/reload-model` (with a model and an admin token), `/health`, `/ready` and `/metrics`;
+/// with a Feast repository, Feast's `POST /get-online-features`, `/write-to-online-store` and `/push`.
 public final class FeatureService: @unchecked Sendable {
   public let registry: Registry
   public let pool: RedisPool
   public let configuration: FeatureServiceConfiguration
   let readers: [FeatureReader]
+  /// Per loop: the Feast selections worked out so far (empty without a Feast repository).
+  let feastSelectionMemos: [FeastSelectionMemo]
   let metrics: [LoopMetrics]
   let entityIndex: [String: Int]
   /// The HTTP server in front of these routes, for its connection metrics (set once, before it
@@ -41,13 +44,17 @@ public final class FeatureService: @unchecked Sendable {
   public var server: HTTPServer? = nil
   /// The fraud model; nil serves features only.
   public let models: ModelStore?
+  /// Feast's API over a Feast repository's Redis online store; nil: not served.
+  public let feast: FeastServing?
   let predictionScratch: [PredictionScratch]
 
   public init(
-    registry: Registry, pool: RedisPool, configuration: FeatureServiceConfiguration, models: ModelStore? = nil
+    registry: Registry, pool: RedisPool, configuration: FeatureServiceConfiguration, models: ModelStore? = nil,
+    feast: FeastServing? = nil
   ) {
     self.registry = registry
     self.models = models
+    self.feast = feast
     self.pool = pool
     self.configuration = configuration
     let loops = pool.group.loops
@@ -55,7 +62,8 @@ public final class FeatureService: @unchecked Sendable {
     var readers: [FeatureReader] = []
     var metrics: [LoopMetrics] = []
     for loop in loops {
-      let loopMetrics = LoopMetrics(entityCount: registry.entities.count)
+      let loopMetrics = LoopMetrics(
+        entityCount: registry.entities.count, feastViewCount: feast?.registry.views.count ?? 0)
       let cache =
         configuration.cache.enabled
         ? FeatureCache(
@@ -66,6 +74,7 @@ public final class FeatureService: @unchecked Sendable {
       metrics.append(loopMetrics)
     }
     self.readers = readers
+    feastSelectionMemos = loops.map { _ in FeastSelectionMemo() }
     predictionScratch = loops.map { _ in PredictionScratch() }
     self.metrics = metrics
     var entityIndex: [String: Int] = [:]
@@ -85,6 +94,15 @@ public final class FeatureService: @unchecked Sendable {
           reloadModel(request, responder, models: models, token: token)
         }
       }
+    }
+    if let feast {
+      router.post("/get-online-features") { [self] request, responder in
+        getOnlineFeatures(request, responder, feast: feast)
+      }
+      router.post("/write-to-online-store") { [self] request, responder in
+        writeToOnlineStore(request, responder, feast: feast)
+      }
+      router.post("/push") { [self] request, responder in push(request, responder, feast: feast) }
     }
     router.get("/health") { [self] _, responder in
       answer(responder, .health, HTTPResponse(contentType: "application/json", body: #"{"status":"ok"}"#), since: 0)

@@ -2,7 +2,9 @@ import Atomics
 
 /// The routes the server counts, in metric label order.
 @_spi(Benchmarks) public enum Route: Int, CaseIterable, Sendable {
-  case features, featuresBatch, health, ready, metrics, predict, reloadModel, drift, other
+  case features, featuresBatch, health, ready, metrics, predict, reloadModel, drift
+  case feastOnlineFeatures, feastWrite, feastPush
+  case other
 
   var label: String {
     switch self {
@@ -14,11 +16,19 @@ import Atomics
     case .predict: "/predict"
     case .reloadModel: "/admin/reload-model"
     case .drift: "/drift"
+    case .feastOnlineFeatures: "/get-online-features"
+    case .feastWrite: "/write-to-online-store"
+    case .feastPush: "/push"
     case .other: "other"
     }
   }
 
-  var method: String { self == .featuresBatch || self == .predict || self == .reloadModel ? "POST" : "GET" }
+  var method: String {
+    switch self {
+    case .featuresBatch, .predict, .reloadModel, .feastOnlineFeatures, .feastWrite, .feastPush: "POST"
+    default: "GET"
+    }
+  }
 }
 
 /// Cache results, in metric label order.
@@ -31,6 +41,24 @@ enum CacheResult: Int, CaseIterable, Sendable {
     case .miss: "miss"
     case .stale: "stale"
     case .negative: "negative"
+    }
+  }
+}
+
+/// What a Feast entity row read gave, in metric label order.
+enum FeastRowResult: Int, CaseIterable, Sendable {
+  /// The key had the view's fields.
+  case found
+  /// No field of the view at the key (served as nulls).
+  case absent
+  /// The key holds something that is not a Feast hash (served as INVALID).
+  case invalid
+
+  var label: String {
+    switch self {
+    case .found: "found"
+    case .absent: "absent"
+    case .invalid: "invalid"
     }
   }
 }
@@ -60,7 +88,7 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   /// Feature age bucket bounds (seconds): 1 s to 30 days.
   static let ageBounds: [Double] = [1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400]
   /// Status codes counted by their own label; the rest count as their class ("2xx"...).
-  static let statuses: [Int] = [200, 400, 404, 405, 413, 500, 503]
+  static let statuses: [Int] = [200, 400, 404, 405, 413, 422, 500, 503]
 
   let requests: [ManagedAtomic<Int>]
   let durationBuckets: [ManagedAtomic<Int>]
@@ -72,8 +100,11 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   let cacheEvictions = ManagedAtomic<Int>(0)
   let cacheRefreshes = ManagedAtomic<Int>(0)
   let decodeErrors = ManagedAtomic<Int>(0)
-  /// Per entity: reads that found something other than a feature row at the key.
+  /// Per entity, then per Feast feature view: reads that found something other than a row of
+  /// their layout at the key.
   let storedRowErrors: [ManagedAtomic<Int>]
+  /// Feast entity rows served, by `FeastRowResult`.
+  let feastRows: [ManagedAtomic<Int>] = FeastRowResult.allCases.map { _ in ManagedAtomic(0) }
   let ageBuckets: [ManagedAtomic<Int>]
   let ageSumSeconds: [ManagedAtomic<Int>]
   let entityCount: Int
@@ -85,7 +116,7 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   let inferenceBuckets: [ManagedAtomic<Int>] = (0...LoopMetrics.inferenceBounds.count).map { _ in ManagedAtomic(0) }
   let inferenceSumNanoseconds = ManagedAtomic<Int>(0)
 
-  @_spi(Benchmarks) public init(entityCount: Int) {
+  @_spi(Benchmarks) public init(entityCount: Int, feastViewCount: Int = 0) {
     self.entityCount = entityCount
     let statusSlots = LoopMetrics.statuses.count + 5  // + 1xx..5xx classes
     requests = (0..<(Route.allCases.count * statusSlots)).map { _ in ManagedAtomic(0) }
@@ -94,7 +125,7 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
     durationSumNanoseconds = Route.allCases.map { _ in ManagedAtomic(0) }
     ageBuckets = (0..<(entityCount * (LoopMetrics.ageBounds.count + 1))).map { _ in ManagedAtomic(0) }
     ageSumSeconds = (0..<entityCount).map { _ in ManagedAtomic(0) }
-    storedRowErrors = (0..<entityCount).map { _ in ManagedAtomic(0) }
+    storedRowErrors = (0..<(entityCount + feastViewCount)).map { _ in ManagedAtomic(0) }
   }
 
   static func statusSlot(_ code: Int) -> Int {

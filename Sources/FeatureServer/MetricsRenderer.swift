@@ -135,6 +135,20 @@ struct MetricsRenderer {
       let count = service.metrics.reduce(0) { $0 + $1.storedRowErrors[position].load(ordering: .relaxed) }
       text += "featureserver_stored_row_errors_total{entity=\"\(entity.name)\"} \(count)\n"
     }
+    if let feast = service.feast {
+      let base = service.registry.entities.count
+      for view in feast.registry.views {
+        let count = service.metrics.reduce(0) { $0 + $1.storedRowErrors[base + view.index].load(ordering: .relaxed) }
+        text += "featureserver_stored_row_errors_total{feature_view=\"\(escape(view.name))\"} \(count)\n"
+      }
+      header(
+        &text, "feast_entity_rows_total", "counter",
+        "Feast entity rows served, by whether the key held the view's fields (absent rows are served as nulls).")
+      for result in FeastRowResult.allCases {
+        let count = service.metrics.reduce(0) { $0 + $1.feastRows[result.rawValue].load(ordering: .relaxed) }
+        text += "featureserver_feast_entity_rows_total{result=\"\(result.label)\"} \(count)\n"
+      }
+    }
   }
 
   private func redis(_ text: inout String) {

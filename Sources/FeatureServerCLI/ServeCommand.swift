@@ -22,6 +22,7 @@ struct ServeCommand: ParsableCommand {
   @OptionGroup var redis: RedisOptions
   @OptionGroup var features: FeatureOptions
   @OptionGroup var model: ModelOptions
+  @OptionGroup var feast: FeastOptions
 
   @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error, critical.")
   var logLevel: Logger.Level = .info
@@ -35,6 +36,8 @@ struct ServeCommand: ParsableCommand {
   func run() throws {
     bootstrapLogging(level: logLevel)
     let registry = try features.loadRegistry()
+    let feastRepository = try feast.loadRepository()
+    if let feastRepository { logFeastRepository(feastRepository) }
     // Checked before anything starts: a model that cannot serve stops start-up with the reason.
     if let path = model.path {
       do {
@@ -55,6 +58,13 @@ struct ServeCommand: ParsableCommand {
         redisConfiguration = try redis.configuration(url: given)
       } catch {
         throw ValidationError("--redis-url: \(error)")
+      }
+    } else if let feastRepository {
+      // The Feast repository's own online store.
+      do {
+        redisConfiguration = try redis.configuration(url: feastRepository.redisURL)
+      } catch {
+        throw ValidationError("--feast-repo: online_store.connection_string: \(error)")
       }
     } else {
       let started = try OwnRedisServer(executable: redisServer)
@@ -81,7 +91,9 @@ struct ServeCommand: ParsableCommand {
       try ModelStore(
         path: $0, registry: registry, loops: group.loops, driftWindow: model.driftWindow, limits: model.limits)
     }
-    let service = FeatureService(registry: registry, pool: pool, configuration: configuration, models: models)
+    let feastServing = feastRepository.map { FeastServing(repository: $0, configuration: feast.configuration) }
+    let service = FeatureService(
+      registry: registry, pool: pool, configuration: configuration, models: models, feast: feastServing)
     let router = Router()
     service.install(on: router)
     let server = HTTPServer(configuration: httpConfiguration, group: group, router: router)
@@ -98,10 +110,26 @@ struct ServeCommand: ParsableCommand {
             "registry": "\(registry.project)", "address": "\(http.bind):\(port)", "loops": "\(http.threads)",
             "redis": "\(redisConfiguration.redactedURL)", "redis_connections": "\(redisConfiguration.poolSize)",
             "model": "\(models?.current.version ?? "none")",
+            "feast_project": "\(feastRepository?.project ?? "none")",
           ])
       }
     } catch {
       throw ValidationError("cannot serve on \(http.bind):\(http.port): \(error)")
+    }
+  }
+
+  /// What a Feast repository brings: the views served, and each thing that is not, with why.
+  private func logFeastRepository(_ repository: FeastRepository) {
+    cliLogger.info(
+      "serving Feast's API",
+      metadata: [
+        "project": "\(repository.project)", "registry": "\(repository.registryPath)",
+        "feature_views": "\(repository.registry.views.map(\.name).joined(separator: ","))",
+        "feature_services": "\(repository.registry.services.keys.sorted().joined(separator: ","))",
+      ])
+    for item in repository.registry.notServed {
+      cliLogger.warning(
+        "not served", metadata: ["kind": "\(item.kind)", "name": "\(item.name)", "reason": "\(item.reason)"])
     }
   }
 

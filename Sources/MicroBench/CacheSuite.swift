@@ -11,7 +11,7 @@ func cacheSuite(threads: Int, iterations: Int) throws {
   guard let customer = registry.entity(named: "customer") else { fatalError("no customer entity") }
   let hash: [RedisValue] = customer.features.flatMap { [.bulk(Array($0.name.utf8)), .bulk(Array("42".utf8))] }
   guard let row = FeatureRow(hash: hash, entity: customer) else { fatalError("row did not decode") }
-  let keys = (1...keyCount).map { "fs:customer:\($0)" }
+  let keys = (1...keyCount).map { RowKey("fs:customer:\($0)") }
   var configuration = CacheConfiguration()
   configuration.ttl = 3600
   let now: UInt64 = 1
@@ -20,7 +20,7 @@ func cacheSuite(threads: Int, iterations: Int) throws {
     (0..<threads).map { _ -> FeatureCache in
       let cache = FeatureCache(
         configuration: configuration, capacity: 100_000 / threads, metrics: LoopMetrics(entityCount: 4))
-      for key in keys { cache.store(key, row: row, now: now) }
+      for key in keys { cache.store(key, row: .native(row), now: now) }
       return cache
     })
   let ours = measure(threads: threads, iterations: iterations) { thread in
@@ -38,7 +38,7 @@ func cacheSuite(threads: Int, iterations: Int) throws {
     (0..<16).map { _ in
       Shard(FeatureCache(configuration: configuration, capacity: 100_000 / 16, metrics: LoopMetrics(entityCount: 4)))
     })
-  for key in keys { shards.value[abs(key.hashValue) % 16].cache.store(key, row: row, now: now) }
+  for key in keys { shards.value[abs(key.hashValue) % 16].cache.store(key, row: .native(row), now: now) }
   let shared = measure(threads: threads, iterations: iterations) { thread in
     var seed = UInt64(thread + 1) &* 0x9E37_79B9_7F4A_7C15
     var hits = 0

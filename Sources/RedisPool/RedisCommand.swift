@@ -19,15 +19,45 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     bytes.append(UInt8(ascii: "*"))
     bytes.append(contentsOf: String(arguments.count).utf8)
     bytes.append(contentsOf: [13, 10])
-    for argument in arguments {
-      bytes.append(UInt8(ascii: "$"))
-      bytes.append(contentsOf: String(argument.count).utf8)
-      bytes.append(contentsOf: [13, 10])
-      bytes.append(contentsOf: argument)
-      bytes.append(contentsOf: [13, 10])
-    }
+    for argument in arguments { Self.appendBulk(argument, to: &bytes) }
     encoded = bytes
     name = String(decoding: arguments[0], as: UTF8.self).uppercased()
+  }
+
+  /// Arguments encoded once and reused in many commands (the fields of an HMGET that every read
+  /// of a feature view asks for).
+  public struct EncodedArguments: Sendable {
+    let count: Int
+    let bytes: [UInt8]
+
+    public init(_ arguments: [[UInt8]]) {
+      var bytes: [UInt8] = []
+      for argument in arguments { RedisCommand.appendBulk(argument, to: &bytes) }
+      self.count = arguments.count
+      self.bytes = bytes
+    }
+  }
+
+  /// `name key tail...`, with the tail already encoded: one copy of it per command.
+  public init(_ name: String, key: [UInt8], tail: EncodedArguments) {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(32 + name.utf8.count + key.count + tail.bytes.count)
+    bytes.append(UInt8(ascii: "*"))
+    bytes.append(contentsOf: String(2 + tail.count).utf8)
+    bytes.append(contentsOf: [13, 10])
+    Self.appendBulk(Array(name.utf8), to: &bytes)
+    Self.appendBulk(key, to: &bytes)
+    bytes.append(contentsOf: tail.bytes)
+    encoded = bytes
+    self.name = name
+  }
+
+  static func appendBulk(_ argument: [UInt8], to bytes: inout [UInt8]) {
+    bytes.append(UInt8(ascii: "$"))
+    bytes.append(contentsOf: String(argument.count).utf8)
+    bytes.append(contentsOf: [13, 10])
+    bytes.append(contentsOf: argument)
+    bytes.append(contentsOf: [13, 10])
   }
 
   public var description: String { name }

@@ -16,9 +16,11 @@ final class FeatureServerHarness {
   let server: HTTPServer
   var port: Int { server.port }
 
-  /// `modelPath` serves /predict with that model.
+  /// `modelPath` serves /predict with that model; `feast` (given this harness's Redis port)
+  /// serves Feast's API for that repository.
   init(
     threads: Int = 2, poolSize: Int = 8, modelPath: String? = nil,
+    feast: ((Int) throws -> FeastServing)? = nil,
     configureRedis: (inout RedisConfiguration) -> Void = { _ in },
     configure: (inout FeatureServiceConfiguration) -> Void = { _ in }
   ) throws {
@@ -36,7 +38,8 @@ final class FeatureServerHarness {
     configure(&configuration)
     let loops = group.loops
     let models = try modelPath.map { try ModelStore(path: $0, registry: registry, loops: loops) }
-    service = FeatureService(registry: registry, pool: pool, configuration: configuration, models: models)
+    service = FeatureService(
+      registry: registry, pool: pool, configuration: configuration, models: models, feast: try feast?(redis.port))
     let router = Router()
     service.install(on: router)
     var serverConfiguration = ServerConfiguration()

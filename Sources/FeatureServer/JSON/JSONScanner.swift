@@ -103,6 +103,16 @@ struct JSONScanner {
     return (number, isInteger)
   }
 
+  /// A number, and its exact value when it is written as an integer that fits an Int64 (ids
+  /// beyond 2^53 lose nothing on the way).
+  mutating func numberKeepingInteger() throws -> (value: Double, integer: Int64?) {
+    let start = position
+    let (value, isInteger) = try number()
+    guard isInteger else { return (value, nil) }
+    let text = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[start..<position]))
+    return (value, DecimalText.int64(text))
+  }
+
   @discardableResult
   private mutating func digits() -> Int {
     let start = position

@@ -61,6 +61,7 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
   public static let methodNotAllowed = HTTPStatus(code: 405)
   public static let requestTimeout = HTTPStatus(code: 408)
   public static let contentTooLarge = HTTPStatus(code: 413)
+  public static let unprocessableContent = HTTPStatus(code: 422)
   public static let uriTooLong = HTTPStatus(code: 414)
   public static let unsupportedMediaType = HTTPStatus(code: 415)
   public static let expectationFailed = HTTPStatus(code: 417)

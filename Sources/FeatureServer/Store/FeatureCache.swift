@@ -43,14 +43,14 @@ public struct CacheConfiguration: Sendable {
 
 /// What the cache holds for a key.
 @_spi(Benchmarks) public enum CachedValue {
-  case row(FeatureRow)
+  case row(StoredRow)
   /// The instance does not exist.
   case missing
   /// Redis holds something at the key that is not a feature row (a data error, remembered as
   /// briefly as a missing instance so a bad key does not cost a Redis read per request).
   case invalid
 
-  var row: FeatureRow? {
+  var row: StoredRow? {
     if case .row(let row) = self { return row }
     return nil
   }
@@ -72,7 +72,7 @@ public struct CacheConfiguration: Sendable {
 /// BENCHMARKS.md.
 @_spi(Benchmarks) public final class FeatureCache {
   struct Entry {
-    var key: String
+    var key: RowKey
     var value: CachedValue
     var bytes: Int
     var expiresAt: UInt64
@@ -109,13 +109,13 @@ public struct CacheConfiguration: Sendable {
   let maxEntryBytes: Int
   /// rings[0]: rows; rings[1]: missing and invalid instances.
   private var rings: [Ring]
-  private var index: [String: (ring: Int, slot: Int)] = [:]
-  private var waiters: [String: [(FetchOutcome) -> Void]] = [:]
+  private var index: [RowKey: (ring: Int, slot: Int)] = [:]
+  private var waiters: [RowKey: [(FetchOutcome) -> Void]] = [:]
   let metrics: LoopMetrics
 
   /// What a (possibly shared) fetch ended with.
   enum FetchOutcome {
-    case found(FeatureRow)
+    case found(StoredRow)
     case missing
     /// Redis answered with an error or a value that is not a hash: a data error.
     case invalid
@@ -151,7 +151,7 @@ public struct CacheConfiguration: Sendable {
   /// Bytes held by cached entries (estimated).
   var bytes: Int { rings[0].bytes + rings[1].bytes }
 
-  @_spi(Benchmarks) public func lookup(_ key: String, now: UInt64) -> Lookup {
+  @_spi(Benchmarks) public func lookup(_ key: RowKey, now: UInt64) -> Lookup {
     guard let (ring, slot) = index[key] else { return .miss }
     rings[ring].slots[slot].referenced = true
     let entry = rings[ring].slots[slot]
@@ -167,14 +167,14 @@ public struct CacheConfiguration: Sendable {
     return .miss
   }
 
-  @_spi(Benchmarks) public func store(_ key: String, row: FeatureRow?, now: UInt64) {
+  @_spi(Benchmarks) public func store(_ key: RowKey, row: StoredRow?, now: UInt64) {
     store(key, row.map { .row($0) } ?? .missing, now: now)
   }
 
-  func store(_ key: String, _ value: CachedValue, now: UInt64) {
+  func store(_ key: RowKey, _ value: CachedValue, now: UInt64) {
     defer { metrics.cacheBytes.store(self.bytes, ordering: .relaxed) }
     let isRow = value.row != nil
-    let bytes = value.bytes + key.utf8.count + 96  // the entry, its index slot and the key
+    let bytes = value.bytes + key.bytes.count + 96  // the entry, its index slot and the key
     let lifetime = isRow ? ttl : negativeTTL
     let entry = Entry(
       key: key, value: value, bytes: bytes, expiresAt: now &+ lifetime, staleUntil: now &+ lifetime &+ staleWindow,
@@ -221,7 +221,7 @@ public struct CacheConfiguration: Sendable {
 
   /// Evicts (CLOCK order) until the cache is within its byte bound, sparing the entry just
   /// stored.
-  private func evictOverBytes(ring: Int, keeping key: String) {
+  private func evictOverBytes(ring: Int, keeping key: RowKey) {
     while bytes > maxBytes && rings[ring].slots.count > 1 {
       var slot = victim(ring: ring)
       if rings[ring].slots[slot].key == key { slot = victim(ring: ring) }
@@ -245,8 +245,15 @@ public struct CacheConfiguration: Sendable {
     metrics.cacheEntries.wrappingDecrement(ordering: .relaxed)
   }
 
+  /// Drops the entry for `key`, if any (its row was just written).
+  func remove(_ key: RowKey) {
+    guard let position = index[key] else { return }
+    remove(at: position)
+    metrics.cacheBytes.store(bytes, ordering: .relaxed)
+  }
+
   /// Single-flight: the first caller for `key` gets `true` and must fetch, later callers wait.
-  func join(_ key: String, _ waiter: @escaping (FetchOutcome) -> Void) -> Bool {
+  func join(_ key: RowKey, _ waiter: @escaping (FetchOutcome) -> Void) -> Bool {
     if waiters[key] != nil {
       waiters[key]!.append(waiter)
       return false
@@ -256,7 +263,7 @@ public struct CacheConfiguration: Sendable {
   }
 
   /// Ends a fetch: stores its result and answers every waiter.
-  func finish(_ key: String, _ outcome: FetchOutcome, now: UInt64) {
+  func finish(_ key: RowKey, _ outcome: FetchOutcome, now: UInt64) {
     if let value = outcome.cached {
       store(key, value, now: now)
     } else if let (ring, slot) = index[key] {

@@ -2,7 +2,7 @@ import HTTPCore
 import Reactor
 import RedisPool
 
-/// What a read of one instance gave.
+/// What a read of one native instance gave.
 enum ReadResult {
   case found(FeatureRow, CacheResult)
   /// The instance does not exist (`.negative`: known from the cache).
@@ -13,8 +13,27 @@ enum ReadResult {
   case unavailable(RedisError)
 }
 
-/// One loop's path from a key to its row: cache, then (single-flight) Redis, with stale-if-error.
-/// Runs on its loop only.
+/// What a read of one row, in any layout, gave.
+enum RowResult {
+  case found(StoredRow, CacheResult)
+  case missing(CacheResult)
+  case invalid(CacheResult)
+  case unavailable(RedisError)
+
+  /// The native view of it (a native source only ever yields native rows).
+  var native: ReadResult {
+    switch self {
+    case .found(.native(let row), let cache): .found(row, cache)
+    case .found(.feast, let cache): .invalid(cache)
+    case .missing(let cache): .missing(cache)
+    case .invalid(let cache): .invalid(cache)
+    case .unavailable(let error): .unavailable(error)
+    }
+  }
+}
+
+/// One loop's path from a key to its row, in any store layout: cache, then (single-flight)
+/// Redis, with stale-if-error. Runs on its loop only.
 final class FeatureReader {
   /// Loop time of the last stored-row problem logged, so a bad key read in a hot loop logs once
   /// a second (with how many were not logged), not once per request.
@@ -25,6 +44,8 @@ final class FeatureReader {
   let cache: FeatureCache?
   let metrics: LoopMetrics
   let registry: Registry
+  /// The native layout's source of each entity, by registry position.
+  let nativeSources: [NativeRowSource]
 
   init(loop: EventLoop, redis: RedisLoopPool, cache: FeatureCache?, metrics: LoopMetrics, registry: Registry) {
     self.loop = loop
@@ -32,26 +53,54 @@ final class FeatureReader {
     self.cache = cache
     self.metrics = metrics
     self.registry = registry
+    nativeSources = registry.entities.enumerated().map { NativeRowSource(entity: $1, position: $0) }
   }
 
-  /// Reads one instance.
+  private func source(of entity: EntityDefinition) -> NativeRowSource {
+    if let position = registry.position(of: entity.name) { return nativeSources[position] }
+    return NativeRowSource(entity: entity, position: 0)
+  }
+
+  /// Reads one native instance.
   func read(_ entity: EntityDefinition, id: String, completion: @escaping (ReadResult) -> Void) {
-    let key = registry.redisKey(entity: entity.name, id: id)
-    if let cached = lookup(key, entity: entity) {
+    read(source(of: entity), key: RowKey(registry.redisKey(entity: entity.name, id: id))) { completion($0.native) }
+  }
+
+  /// Reads many native instances; every miss goes to Redis in one pipelined batch.
+  func read(many items: [(entity: EntityDefinition, id: String)], completion: @escaping ([ReadResult]) -> Void) {
+    let rows = items.map {
+      (source: source(of: $0.entity) as RowSource, key: RowKey(registry.redisKey(entity: $0.entity.name, id: $0.id)))
+    }
+    read(rows: rows) { completion($0.map(\.native)) }
+  }
+
+  /// Reads one row of any layout.
+  func read(_ source: RowSource, key: RowKey, completion: @escaping (RowResult) -> Void) {
+    if let cached = lookup(key, source: source) {
       completion(cached)
       return
     }
-    let command = RedisCommand("HGETALL", key)
-    fetch(key, entity: entity) { finish in
-      self.redis.send(viewing: command, completion: finish)
+    fetch(key, source: source) { finish in
+      self.redis.send(viewing: source.readCommand(key), completion: finish)
     } completion: {
       completion($0)
     }
   }
 
-  /// Reads many instances; every miss goes to Redis in one pipelined batch (one round trip).
-  func read(many items: [(entity: EntityDefinition, id: String)], completion: @escaping ([ReadResult]) -> Void) {
-    var results = [ReadResult?](repeating: nil, count: items.count)
+  /// Reads many rows of any layout; every miss goes to Redis in one pipelined batch (one round
+  /// trip), and the same key asked twice is read once.
+  func read(rows items: [(source: RowSource, key: RowKey)], completion: @escaping ([RowResult]) -> Void) {
+    // The common case first: every row in the cache, answered without a closure or a box.
+    var cachedPrefix: [RowResult] = []
+    cachedPrefix.reserveCapacity(items.count)
+    while cachedPrefix.count < items.count {
+      let item = items[cachedPrefix.count]
+      guard let cached = lookup(item.key, source: item.source) else { break }
+      cachedPrefix.append(cached)
+    }
+    if cachedPrefix.count == items.count { return completion(cachedPrefix) }
+    var results = [RowResult?](repeating: nil, count: items.count)
+    for (position, cached) in cachedPrefix.enumerated() { results[position] = cached }
     var pendingCount = 0
     var commands: [(RedisCommand, (RedisReplyResult) -> Void)] = []
     var completed = false
@@ -63,15 +112,15 @@ final class FeatureReader {
       }
     }
     pendingCount = 1  // held until every item is scheduled
-    for (position, item) in items.enumerated() {
-      let key = registry.redisKey(entity: item.entity.name, id: item.id)
-      if let cached = lookup(key, entity: item.entity) {
+    for (position, item) in items.enumerated().dropFirst(cachedPrefix.count) {
+      // The row that ended the cached prefix was looked up already (and missed).
+      if position > cachedPrefix.count, let cached = lookup(item.key, source: item.source) {
         results[position] = cached
         continue
       }
       pendingCount += 1
-      fetch(key, entity: item.entity) { finish in
-        commands.append((RedisCommand("HGETALL", key), finish))
+      fetch(item.key, source: item.source) { finish in
+        commands.append((item.source.readCommand(item.key), finish))
       } completion: { result in
         results[position] = result
         itemDone()
@@ -82,12 +131,12 @@ final class FeatureReader {
   }
 
   /// A cached answer, or nil when Redis must be asked.
-  private func lookup(_ key: String, entity: EntityDefinition) -> ReadResult? {
+  private func lookup(_ key: RowKey, source: RowSource) -> RowResult? {
     guard let cache else { return nil }
     switch cache.lookup(key, now: loop.now) {
     case .fresh(.row(let row), let refresh):
       metrics.recordCache(.hit)
-      if refresh { refreshInBackground(key, entity: entity) }
+      if refresh { refreshInBackground(key, source: source) }
       return .found(row, .hit)
     case .fresh(.missing, _):
       metrics.recordCache(.negative)
@@ -101,11 +150,10 @@ final class FeatureReader {
   }
 
   /// Re-reads a cached row before it expires; the answer already given was the cached row.
-  private func refreshInBackground(_ key: String, entity: EntityDefinition) {
+  private func refreshInBackground(_ key: RowKey, source: RowSource) {
     metrics.cacheRefreshes.wrappingIncrement(ordering: .relaxed)
-    let command = RedisCommand("HGETALL", key)
-    fetch(key, entity: entity, countsAsRead: false) { finish in
-      self.redis.send(viewing: command, completion: finish)
+    fetch(key, source: source, countsAsRead: false) { finish in
+      self.redis.send(viewing: source.readCommand(key), completion: finish)
     } completion: { _ in
     }
   }
@@ -113,8 +161,8 @@ final class FeatureReader {
   /// Fetches `key` once however many callers miss it at the same time (single-flight): `send`
   /// is called only for the first, with the function that ends the fetch.
   private func fetch(
-    _ key: String, entity: EntityDefinition, countsAsRead: Bool = true,
-    send: (@escaping (RedisReplyResult) -> Void) -> Void, completion: @escaping (ReadResult) -> Void
+    _ key: RowKey, source: RowSource, countsAsRead: Bool = true,
+    send: (@escaping (RedisReplyResult) -> Void) -> Void, completion: @escaping (RowResult) -> Void
   ) {
     let deliver: (FeatureCache.FetchOutcome) -> Void = { outcome in
       switch outcome {
@@ -144,19 +192,18 @@ final class FeatureReader {
     // Runs inside the reply callback: the view is decoded here and not kept.
     let outcome: (RedisReplyResult) -> FeatureCache.FetchOutcome = { result in
       switch result {
-      case .success(let reply) where reply.kind == .array:
-        if let row = FeatureRow(hash: reply, entity: entity) {
-          if row.decodeErrors > 0 {
-            self.metrics.decodeErrors.wrappingIncrement(by: row.decodeErrors, ordering: .relaxed)
-          }
-          return .found(row)
-        }
-        return .missing
       case .success(let reply):
-        // WRONGTYPE and the like: the key holds something that is not a feature hash. The
-        // connection is fine and so is Redis; the row is bad. The details go to the log only.
-        self.storedRowRefused(key, entity: entity, reply: reply)
-        return .invalid
+        switch source.decode(reply) {
+        case .row(let row, let decodeErrors):
+          if decodeErrors > 0 { self.metrics.decodeErrors.wrappingIncrement(by: decodeErrors, ordering: .relaxed) }
+          return .found(row)
+        case .missing:
+          return .missing
+        case .invalid(let detail):
+          // The connection is fine and so is Redis; the row is bad. The details go to the log only.
+          self.storedRowRefused(key, source: source, detail: detail)
+          return .invalid
+        }
       case .failure(let error):
         return .failed(error)
       }
@@ -170,21 +217,18 @@ final class FeatureReader {
     }
   }
 
-  private func storedRowRefused(_ key: String, entity: EntityDefinition, reply: RedisReplyView) {
-    metrics.recordStoredRowError(entity: registry.position(of: entity.name))
+  private func storedRowRefused(_ key: RowKey, source: RowSource, detail: String) {
+    metrics.recordStoredRowError(entity: source.errorLabel(nativeEntityCount: registry.entities.count))
     let now = loop.now
     guard now &- lastProblemLogged >= 1_000_000_000 || lastProblemLogged == 0 else {
       problemsNotLogged += 1
       return
     }
     lastProblemLogged = now
-    let detail =
-      reply.kind == .error
-      ? String(decoding: reply.bytes.prefix(200), as: UTF8.self) : "a \(reply.kind) reply instead of a hash"
     featureLogger.warning(
       "a stored row cannot be read; answered as invalid stored data",
       metadata: [
-        "key": "\(key)", "entity": "\(entity.name)", "redis": "\(detail)",
+        "key": "\(key.loggable)", "entity": "\(source.name)", "redis": "\(detail)",
         "not_logged_since_last": "\(problemsNotLogged)",
       ])
     problemsNotLogged = 0

@@ -1,0 +1,28 @@
+import Reactor
+
+/// Settings of the Feast API. Each has a flag (and an environment variable).
+public struct FeastConfiguration: Sendable {
+  /// The Feast feature repository to serve (its `feature_store.yaml`); nil: no Feast API.
+  public var repository: String? = nil
+  /// Apply each feature view's ttl as Feast's Go server does: values older than the ttl are
+  /// `OUTSIDE_MAX_AGE` and keys with no row `NOT_FOUND`. Off: what Feast's Python server answers
+  /// (every value `PRESENT`, null when absent).
+  public var enforceTTL = false
+  /// Entity rows one `/get-online-features` request may ask for (each is one Redis read per view).
+  public var maxEntityRows = 1_000
+  /// Features (and entity columns) one request may name.
+  public var maxFeatures = 1_000
+  /// Rows one write (`/write-to-online-store`, `/push`) may carry.
+  public var maxWriteRows = 100_000
+  /// Writes sent to Redis at once; the rest of a large write waits for their replies.
+  public var writeBatch = 500
+
+  public init() {}
+
+  public func validate() throws {
+    try ConfigurationError.check("feast-max-entity-rows", maxEntityRows, in: 1...1_000_000)
+    try ConfigurationError.check("feast-max-features", maxFeatures, in: 1...100_000)
+    try ConfigurationError.check("feast-max-write-rows", maxWriteRows, in: 1...10_000_000)
+    try ConfigurationError.check("feast-write-batch", writeBatch, in: 1...100_000)
+  }
+}

@@ -1,0 +1,43 @@
+import RedisPool
+
+/// A row as the cache keeps it, in the layout it was read from.
+@_spi(Benchmarks) public enum StoredRow: Sendable {
+  /// `fs:<entity>:<id>` hashes of text values (our own layout).
+  case native(FeatureRow)
+  /// One feature view's fields of a Feast entity-key hash.
+  case feast(FeastRow)
+
+  /// An estimate of the memory the row holds, for the cache's byte bound.
+  var approximateBytes: Int {
+    switch self {
+    case .native(let row): row.approximateBytes
+    case .feast(let row): row.approximateBytes
+    }
+  }
+}
+
+/// What a reply to a row's read command held.
+enum RowDecoding {
+  case row(StoredRow, decodeErrors: Int)
+  /// The instance does not exist.
+  case missing
+  /// Redis holds something at the key that is not a row of this layout (a key of another type):
+  /// bad stored data. `detail` goes to the log only.
+  case invalid(detail: String)
+}
+
+/// One kind of row the reader fetches: a native entity, or a Feast feature view. It knows the
+/// command that reads a row and how that command's reply becomes one: the store layout seam.
+/// Built once at start, shared by every loop (immutable).
+protocol RowSource: AnyObject, Sendable {
+  /// Names the rows in logs and metrics: the entity, or the feature view.
+  var name: String { get }
+  /// The label position of these rows in `featureserver_stored_row_errors_total`, where the
+  /// native entities come first and Feast's feature views after them.
+  func errorLabel(nativeEntityCount: Int) -> Int
+  /// The command that reads the row at `key` (built only on a cache miss).
+  func readCommand(_ key: RowKey) -> RedisCommand
+  /// The row in a reply to that command; runs inside the reply callback (nothing of the reply
+  /// may be kept).
+  func decode(_ reply: RedisReplyView) -> RowDecoding
+}

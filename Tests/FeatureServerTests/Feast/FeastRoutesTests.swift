@@ -1,0 +1,298 @@
+import Codecs
+import Foundation
+import RedisPool
+import TestSupport
+import XCTest
+
+@testable import FeatureServer
+
+/// Feast's API in process, over a real redis-server, on a repository built here (no Python):
+/// writes, reads, the cache, bad stored data, Redis outages and the request limits.
+final class FeastRoutesTests: XCTestCase {
+  private var harness: FeatureServerHarness!
+
+  override func setUpWithError() throws {
+    // One loop: the cache is per loop until it is shared (issue 16), and the cache tests need
+    // their second request to find the first one's row.
+    harness = try FeatureServerHarness(threads: 1, feast: { port in try FeastTestRepository.serving(redisPort: port) })
+  }
+
+  override func tearDown() { harness?.stop() }
+
+  private func write(_ rows: [(card: Int, amount: String, country: String, time: String)]) throws
+    -> FeatureServerHarness.Reply
+  {
+    let df = """
+      {"card_id": [\(rows.map { "\($0.card)" }.joined(separator: ","))],
+       "amount": [\(rows.map(\.amount).joined(separator: ","))],
+       "country": [\(rows.map { "\"\($0.country)\"" }.joined(separator: ","))],
+       "counts": [\(rows.map { _ in "[1, 2]" }.joined(separator: ","))],
+       "event_timestamp": [\(rows.map { "\"\($0.time)\"" }.joined(separator: ","))]}
+      """
+    return try harness.post("/write-to-online-store", #"{"feature_view_name": "card_stats", "df": \#(df)}"#)
+  }
+
+  private func read(_ cards: [Int], features: String = #""card_stats:amount","card_stats:country""#) throws
+    -> FeatureServerHarness.Reply
+  {
+    try harness.post(
+      "/get-online-features",
+      #"{"features": [\#(features)], "entities": {"card_id": [\#(cards.map(String.init).joined(separator: ","))]}}"#)
+  }
+
+  private func values(_ reply: FeatureServerHarness.Reply, column: Int) -> [Any] {
+    ((reply.json["results"] as? [[String: Any]])?[column]["values"] as? [Any]) ?? []
+  }
+
+  func testWrittenRowsAreReadBackAndANewerWriteIsVisibleAtOnceDespiteTheCache() throws {
+    XCTAssertEqual(
+      try write([(1, "10.5", "NZ", "2026-11-30T10:00:00Z"), (2, "NaN", "DE", "2026-11-30T10:00:00Z")]).body, "null")
+    let first = try read([1, 2, 3])
+    XCTAssertEqual(first.status, 200, first.body)
+    XCTAssertEqual(first.headers["x-cache"], "MISS")
+    XCTAssertEqual(first.json["metadata"] as? [String: [String]], ["feature_names": ["card_id", "amount", "country"]])
+    XCTAssertEqual(values(first, column: 0) as? [Int], [1, 2, 3])
+    XCTAssertEqual(values(first, column: 1).first as? Double, 10.5)
+    XCTAssertTrue(values(first, column: 1)[1] is NSNull, "NaN is written as an empty value, as Feast writes it")
+    XCTAssertEqual(values(first, column: 2).prefix(2).map { $0 as? String }, ["NZ", "DE"])
+    XCTAssertTrue(
+      first.body.contains(
+        #""event_timestamps":["2026-11-30T10:00:00Z","2026-11-30T10:00:00Z","1970-01-01T00:00:00Z"]"#), first.body)
+    XCTAssertEqual(try read([1, 2, 3]).headers["x-cache"], "HIT")
+
+    XCTAssertEqual(try write([(1, "11.5", "FR", "2026-11-30T11:00:00Z")]).status, 200)
+    let second = try read([1])
+    XCTAssertEqual(values(second, column: 1).first as? Double, 11.5, "the write dropped the cached row")
+    XCTAssertEqual(second.headers["x-cache"], "MISS")
+  }
+
+  func testAnOlderOrEqualEventNeverReplacesTheStoredRow() throws {
+    XCTAssertEqual(try write([(7, "1.0", "NEW", "2026-11-30T12:00:00Z")]).status, 200)
+    XCTAssertEqual(try write([(7, "2.0", "OLD", "2026-11-30T11:59:59.999999Z")]).status, 200)
+    XCTAssertEqual(try write([(7, "3.0", "SAME", "2026-11-30T12:00:00Z")]).status, 200)
+    // Within one write the latest row of a key wins, whatever the order.
+    XCTAssertEqual(
+      try write([(8, "1.0", "LATEST", "2026-11-30T12:00:01Z"), (8, "2.0", "EARLIER", "2026-11-30T12:00:00Z")]).status,
+      200)
+    let reply = try read([7, 8])
+    XCTAssertEqual(values(reply, column: 2).map { $0 as? String }, ["NEW", "LATEST"])
+  }
+
+  func testPushWritesThroughItsPushSourceAndRefusesOfflineAndUnknownSources() throws {
+    let df = #"{"card_id": [9], "amount": [5], "country": ["GB"], "counts": [[]], "event_timestamp": [1764504000]}"#
+    let pushed = try harness.post("/push", #"{"push_source_name": "card_push", "df": \#(df), "to": "online"}"#)
+    XCTAssertEqual(pushed.status, 200, pushed.body)
+    XCTAssertEqual(values(try read([9]), column: 2).first as? String, "GB")
+    XCTAssertEqual(
+      try harness.post("/push", #"{"push_source_name": "card_push", "df": \#(df), "to": "offline"}"#).status, 501)
+    let unknown = try harness.post("/push", #"{"push_source_name": "nope", "df": \#(df)}"#)
+    XCTAssertEqual(unknown.status, 422)
+    XCTAssertTrue(unknown.body.contains("PushSourceNotFoundException"), unknown.body)
+  }
+
+  func testWritesWithMissingColumnsOrValuesOfTheWrongTypeAreRefusedNamingTheCell() throws {
+    let missing = try harness.post(
+      "/write-to-online-store",
+      #"{"feature_view_name": "card_stats", "df": {"card_id": [1], "amount": [1.0], "event_timestamp": ["2026-11-30T10:00:00"]}}"#
+    )
+    XCTAssertEqual(missing.status, 422)
+    XCTAssertTrue(missing.body.contains("'country', 'counts'"), missing.body)
+    let wrongType = try harness.post(
+      "/write-to-online-store",
+      #"{"feature_view_name": "card_stats", "df": {"card_id": [1, 2], "amount": [1.0, "x"], "country": ["a", "b"], "counts": [[], []], "event_timestamp": ["2026-11-30T10:00:00", "2026-11-30T10:00:00"]}}"#
+    )
+    XCTAssertEqual(wrongType.status, 422)
+    XCTAssertTrue(wrongType.body.contains(#"["body","df","amount",1]"#), wrongType.body)
+    let badTime = try write([(1, "1.0", "a", "yesterday")])
+    XCTAssertEqual(badTime.status, 422)
+    XCTAssertTrue(badTime.body.contains("event_timestamp"), badTime.body)
+    XCTAssertEqual(try harness.post("/write-to-online-store", #"{"feature_view_name": "nope", "df": {}}"#).status, 404)
+    XCTAssertEqual(values(try read([1]), column: 1).first is NSNull, true, "nothing was written")
+  }
+
+  func testCorruptStoredValuesAndTimestampsAreNullAndCountedNotACrash() throws {
+    XCTAssertEqual(try write([(4, "1.0", "ok", "2026-11-30T10:00:00Z")]).status, 200)
+    let key = FeastTestRepository.redisKey(card: 4)
+    let amountField = withUnsafeBytes(of: MurmurHash3.x86_32("card_stats:amount").littleEndian) { Array($0) }
+    harness.command([Array("HSET".utf8), key, amountField, [0x29, 0x01]])  // a truncated double
+    harness.command([Array("HSET".utf8), key, Array("_ts:card_stats".utf8), [0x08, 0xff]])  // a truncated varint
+    let reply = try read([4])
+    XCTAssertEqual(reply.status, 200, reply.body)
+    XCTAssertTrue(values(reply, column: 1).first is NSNull, reply.body)
+    XCTAssertEqual(values(reply, column: 2).first as? String, "ok", "the other features of the row are served")
+    let metrics = try harness.get("/metrics").body
+    XCTAssertTrue(metrics.contains(#"featureserver_stored_row_errors_total{feature_view="card_stats"}"#), metrics)
+
+    // A key of another Redis type is a bad row, not an outage.
+    harness.command([Array("DEL".utf8), FeastTestRepository.redisKey(card: 5)])
+    harness.command([Array("SET".utf8), FeastTestRepository.redisKey(card: 5), Array("a string".utf8)])
+    let wrongType = try read([5])
+    XCTAssertEqual(wrongType.status, 200, wrongType.body)
+    XCTAssertTrue(values(wrongType, column: 1).first is NSNull)
+  }
+
+  func testRedisDownIsAFast503WithRetryAfter() throws {
+    harness.redis.kill(signal: SIGKILL)
+    let started = Date()
+    let reply = try read([12345])
+    XCTAssertEqual(reply.status, 503, reply.body)
+    XCTAssertEqual(reply.headers["retry-after"], "1")
+    XCTAssertLessThan(Date().timeIntervalSince(started), 3)
+    XCTAssertEqual(try write([(1, "1.0", "a", "2026-11-30T10:00:00Z")]).status, 503)
+  }
+
+  func testFeastsErrorsKeepTheShapeTheSDKReRaises() throws {
+    let unknownView = try read([1], features: #""nope:x""#)
+    XCTAssertEqual(unknownView.status, 404)
+    XCTAssertTrue(
+      unknownView.body.hasPrefix(#""{\"module\": \"feast.errors\", \"class\": \"FeatureViewNotFoundException\""#),
+      unknownView.body)
+    let unknownFeature = try read([1], features: #""card_stats:nope""#)
+    XCTAssertTrue(unknownFeature.body.contains("FeastObjectNotFoundException"), unknownFeature.body)
+    let onDemand = try read([1], features: #""scores:risk""#)
+    XCTAssertEqual(onDemand.status, 501, "an on-demand view with a Python transformation is not served")
+    XCTAssertTrue(onDemand.body.contains("not served by featureserver"), onDemand.body)
+    let service = try harness.post(
+      "/get-online-features", #"{"feature_service": "svc", "entities": {"card": [1]}, "full_feature_names": true}"#)
+    XCTAssertEqual(service.status, 200, service.body)
+    XCTAssertEqual(
+      (service.json["metadata"] as? [String: [String]])?["feature_names"], ["card_id", "card_stats__amount"])
+    let badKey = try read([1], features: #""card_stats:amount""#)
+    XCTAssertEqual(badKey.status, 200)
+    let wrongKeyType = try harness.post(
+      "/get-online-features", #"{"features": ["card_stats:amount"], "entities": {"card_id": ["seven"]}}"#)
+    XCTAssertEqual(wrongKeyType.status, 422)
+    XCTAssertTrue(wrongKeyType.body.contains(#"["body","entities","card_id",0]"#), wrongKeyType.body)
+  }
+
+  func testTheSameFeatureListIsNamedRightWhateverWasAskedBefore() throws {
+    // The loop remembers each list's selection: the flag, the service and the list's own bytes
+    // must each lead to their own answer, and a refused list must stay refused.
+    func names(_ body: String) throws -> [String]? {
+      let reply = try harness.post("/get-online-features", body)
+      return (reply.json["metadata"] as? [String: [String]])?["feature_names"]
+    }
+    let list = #""features": ["card_stats:country", "card_stats:amount"]"#
+    for _ in 0..<2 {
+      XCTAssertEqual(try names(#"{\#(list), "entities": {"card_id": [1]}}"#), ["card_id", "country", "amount"])
+      XCTAssertEqual(
+        try names(#"{\#(list), "entities": {"card_id": [1]}, "full_feature_names": true}"#),
+        ["card_id", "card_stats__country", "card_stats__amount"])
+      XCTAssertEqual(
+        try names(#"{\#(list), "feature_service": "svc", "entities": {"card_id": [1]}}"#), ["card_id", "amount"],
+        "a service wins over a list, as in Feast")
+      XCTAssertEqual(
+        try harness.post(
+          "/get-online-features",
+          #"{"features": ["card_stats:country", "card_stats:country"], "entities": {"card_id": [1]}}"#
+        ).status, 400)
+    }
+    // More distinct lists than the memo holds: each still answered for itself.
+    for count in 1...3 {
+      for offset in 0..<120 {
+        let features = Array(repeating: #""card_stats:amount""#, count: 1) + Array(repeating: " ", count: offset)
+        let body = #"{"features": [\#(features.joined())], "entities": {"card_id": [\#(count)]}}"#
+        XCTAssertEqual(try names(body), ["card_id", "amount"], body)
+      }
+    }
+  }
+
+  func testTooManyRowsOrFeaturesAreRefusedBeforeAnythingIsRead() throws {
+    let rows = (0...1_000).map(String.init).joined(separator: ",")
+    let tooMany = try harness.post(
+      "/get-online-features", #"{"features": ["card_stats:amount"], "entities": {"card_id": [\#(rows)]}}"#)
+    XCTAssertEqual(tooMany.status, 413, tooMany.body)
+    let features = Array(repeating: #""card_stats:amount""#, count: 1_001).joined(separator: ",")
+    XCTAssertEqual(try read([1], features: features).status, 413)
+  }
+
+  func testEveryPrefixOfARequestBodyIsRefusedCleanly() throws {
+    let body = #"{"features": ["card_stats:amount"], "entities": {"card_id": [1, "2"]}, "full_feature_names": false}"#
+    let bytes = Array(body.utf8)
+    for length in 0..<bytes.count {
+      let prefix = String(decoding: bytes[..<length], as: UTF8.self)
+      let reply = try harness.post("/get-online-features", prefix)
+      XCTAssertEqual(reply.status, 422, "\(length): \(prefix) -> \(reply.body)")
+    }
+    XCTAssertEqual(try harness.post("/get-online-features", body).status, 200)
+  }
+}
+
+/// A Feast repository written by hand: one entity `card` (INT64 `card_id`), the feature view
+/// `card_stats` (amount DOUBLE, country STRING, counts INT64_LIST) fed by the push source
+/// `card_push`, the service `svc` (card_stats[amount]) and an on-demand view `scores` with a
+/// Python transformation (listed, not served).
+enum FeastTestRepository {
+  static func serving(redisPort: Int) throws -> FeastServing {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "feast-routes-\(getpid())-\(redisPort)")
+    try FileManager.default.createDirectory(
+      at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+    try """
+    project: fraud
+    registry: data/registry.db
+    provider: local
+    online_store:
+      type: redis
+      connection_string: "127.0.0.1:\(redisPort)"
+    entity_key_serialization_version: 3
+    """.write(to: directory.appendingPathComponent("feature_store.yaml"), atomically: true, encoding: .utf8)
+    try Data(registry().serializedBytes() as [UInt8]).write(to: directory.appendingPathComponent("data/registry.db"))
+    let repository = try FeastRepository.load(directory: directory.path, environment: [:])
+    return FeastServing(repository: repository, configuration: FeastConfiguration())
+  }
+
+  static func redisKey(card: Int64) -> [UInt8] {
+    var key: [UInt8] = [1, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0] + Array("card_id".utf8) + [4, 0, 0, 0, 8, 0, 0, 0]
+    withUnsafeBytes(of: card.littleEndian) { key.append(contentsOf: $0) }
+    return key + Array("fraud".utf8)
+  }
+
+  private static func feature(_ name: String, _ type: Feast_Types_ValueType.Enum) -> Feast_Core_FeatureSpecV2 {
+    var spec = Feast_Core_FeatureSpecV2()
+    spec.name = name
+    spec.valueType = type
+    return spec
+  }
+
+  static func registry() -> Feast_Core_Registry {
+    var registry = Feast_Core_Registry()
+    var card = Feast_Core_Entity()
+    card.spec.name = "card"
+    card.spec.joinKey = "card_id"
+    card.spec.project = "fraud"
+    card.spec.valueType = .int64
+    registry.entities.append(card)
+
+    var view = Feast_Core_FeatureView()
+    view.spec.name = "card_stats"
+    view.spec.project = "fraud"
+    view.spec.entities = ["card"]
+    view.spec.entityColumns = [feature("card_id", .int64)]
+    view.spec.features = [feature("amount", .double), feature("country", .string), feature("counts", .int64List)]
+    view.spec.ttl.seconds = 86_400
+    view.spec.online = true
+    view.spec.batchSource.type = .batchFile
+    view.spec.batchSource.timestampField = "event_timestamp"
+    view.spec.streamSource.type = .pushSource
+    view.spec.streamSource.name = "card_push"
+    view.spec.streamSource.batchSource = view.spec.batchSource
+    registry.featureViews.append(view)
+
+    var onDemand = Feast_Core_OnDemandFeatureView()
+    onDemand.spec.name = "scores"
+    onDemand.spec.project = "fraud"
+    onDemand.spec.features = [feature("risk", .double)]
+    registry.onDemandFeatureViews.append(onDemand)
+
+    var service = Feast_Core_FeatureService()
+    service.spec.name = "svc"
+    service.spec.project = "fraud"
+    var projection = Feast_Core_FeatureViewProjection()
+    projection.featureViewName = "card_stats"
+    projection.featureColumns = [feature("amount", .double)]
+    service.spec.features = [projection]
+    registry.featureServices.append(service)
+    return registry
+  }
+}
