@@ -15,7 +15,7 @@ struct FeastOptions: ParsableArguments {
 
   @Flag(
     help:
-      "Apply each feature view's ttl as Feast's Go server does (OUTSIDE_MAX_AGE; NOT_FOUND for keys with no row) instead of what Feast's Python server answers."
+      "Statuses as Feast's Go server answers them (OUTSIDE_MAX_AGE past a view's ttl; NOT_FOUND for null or absent values) instead of what Feast's Python server answers (PRESENT)."
   )
   var feastEnforceTTL = defaults.enforceTTL
 

@@ -4,9 +4,9 @@ import Reactor
 public struct FeastConfiguration: Sendable {
   /// The Feast feature repository to serve (its `feature_store.yaml`); nil: no Feast API.
   public var repository: String? = nil
-  /// Apply each feature view's ttl as Feast's Go server does: values older than the ttl are
-  /// `OUTSIDE_MAX_AGE` and keys with no row `NOT_FOUND`. Off: what Feast's Python server answers
-  /// (every value `PRESENT`, null when absent).
+  /// Statuses as Feast's Go server answers them: values older than their view's ttl are
+  /// `OUTSIDE_MAX_AGE` (and still served), null or absent values `NOT_FOUND`. Off: what Feast's
+  /// Python server answers (every value `PRESENT`, null when absent).
   public var enforceTTL = false
   /// Entity rows one `/get-online-features` request may ask for (each is one Redis read per view).
   public var maxEntityRows = 1_000

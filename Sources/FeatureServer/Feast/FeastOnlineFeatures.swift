@@ -252,7 +252,9 @@ extension FeatureService {
         return refuse(.unavailable("the online store (Redis) cannot answer: \(error)"))
       }
       var body: [UInt8] = []
-      body.reserveCapacity(256 + results.count * 24 * max(1, selection.names.count / max(1, selection.groups.count)))
+      body.reserveCapacity(
+        FeastResponseWriter.estimatedSize(
+          selection: selection, entityColumns: entities.columns.count, rowCount: rowCount, results: results))
       FeastResponseWriter.write(
         parsed: parsed, selection: selection, columns: entities.columns, rowCount: rowCount, results: results,
         enforceTTL: feast.configuration.enforceTTL, now: Int64(time(nil)), metrics: metrics[loopIndex], into: &body)

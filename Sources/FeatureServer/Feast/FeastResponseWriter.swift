@@ -68,7 +68,12 @@ enum FeastResponseWriter {
         append(#"],"statuses":["#, to: &body)
         for row in 0..<rowCount {
           if row > 0 { body.append(UInt8(ascii: ",")) }
-          append(statuses[row], to: &body)
+          // Feast's Go server marks a null value NOT_FOUND, feature by feature.
+          if enforceTTL, let feastRow = rows[row], feastRow.value(feature).elementsEqual(FeastValueJSON.nullText) {
+            append(#""NOT_FOUND""#, to: &body)
+          } else {
+            append(statuses[row], to: &body)
+          }
         }
         append(#"],"event_timestamps":["#, to: &body)
         for row in 0..<rowCount {
@@ -102,6 +107,23 @@ enum FeastResponseWriter {
       body.append(UInt8(ascii: "]"))
     }
     append("}}", to: &body)
+  }
+
+  /// An upper estimate of the answer's size, so that it is built without growing.
+  static func estimatedSize(selection: FeastSelection, entityColumns: Int, rowCount: Int, results: [RowResult]) -> Int {
+    var size = 128 + entityColumns * (48 + rowCount * 48)
+    for name in selection.names { size += name.count + 56 }
+    for (groupIndex, group) in selection.groups.enumerated() {
+      for row in 0..<rowCount {
+        guard groupIndex * rowCount + row < results.count else { break }
+        if case .found(.feast(let feastRow), _) = results[groupIndex * rowCount + row] {
+          size += feastRow.rendered.count + group.features.count * (feastRow.renderedTimestamp.count + 14)
+        } else {
+          size += group.features.count * (epoch.count + 20)
+        }
+      }
+    }
+    return size
   }
 
   /// Constant text, copied in one go (appending a String's UTF-8 view goes byte by byte).

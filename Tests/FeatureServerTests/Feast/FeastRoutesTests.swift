@@ -197,6 +197,32 @@ final class FeastRoutesTests: XCTestCase {
     }
   }
 
+  func testEnforcedTTLAnswersNotFoundAndOutsideMaxAgeAsFeastsGoServerDoes() throws {
+    harness.stop()
+    harness = try FeatureServerHarness(
+      threads: 1,
+      feast: { port in
+        var configuration = FeastConfiguration()
+        configuration.enforceTTL = true
+        return try FeastTestRepository.serving(redisPort: port, configuration: configuration)
+      })
+    let format = ISO8601DateFormatter()
+    let hourAgo = format.string(from: Date().addingTimeInterval(-3_600))
+    let twoDaysAgo = format.string(from: Date().addingTimeInterval(-2 * 86_400))  // the view's ttl is one day
+    XCTAssertEqual(
+      try write([(1, "1.5", "fresh", hourAgo), (2, "2.5", "old", twoDaysAgo), (4, "NaN", "no amount", hourAgo)]).status,
+      200)
+    let reply = try read([1, 2, 3, 4])
+    let results = reply.json["results"] as? [[String: Any]]
+    XCTAssertEqual(
+      results?[1]["statuses"] as? [String], ["PRESENT", "OUTSIDE_MAX_AGE", "NOT_FOUND", "NOT_FOUND"], reply.body)
+    XCTAssertEqual(
+      results?[2]["statuses"] as? [String], ["PRESENT", "OUTSIDE_MAX_AGE", "NOT_FOUND", "PRESENT"],
+      "a null value is NOT_FOUND feature by feature")
+    XCTAssertEqual(values(reply, column: 1).first as? Double, 1.5)
+    XCTAssertEqual(values(reply, column: 1)[1] as? Double, 2.5, "an outdated value is still served, marked")
+  }
+
   func testTooManyRowsOrFeaturesAreRefusedBeforeAnythingIsRead() throws {
     let rows = (0...1_000).map(String.init).joined(separator: ",")
     let tooMany = try harness.post(
@@ -223,7 +249,7 @@ final class FeastRoutesTests: XCTestCase {
 /// `card_push`, the service `svc` (card_stats[amount]) and an on-demand view `scores` with a
 /// Python transformation (listed, not served).
 enum FeastTestRepository {
-  static func serving(redisPort: Int) throws -> FeastServing {
+  static func serving(redisPort: Int, configuration: FeastConfiguration = FeastConfiguration()) throws -> FeastServing {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
       "feast-routes-\(getpid())-\(redisPort)")
     try FileManager.default.createDirectory(
@@ -239,7 +265,7 @@ enum FeastTestRepository {
     """.write(to: directory.appendingPathComponent("feature_store.yaml"), atomically: true, encoding: .utf8)
     try Data(registry().serializedBytes() as [UInt8]).write(to: directory.appendingPathComponent("data/registry.db"))
     let repository = try FeastRepository.load(directory: directory.path, environment: [:])
-    return FeastServing(repository: repository, configuration: FeastConfiguration())
+    return FeastServing(repository: repository, configuration: configuration)
   }
 
   static func redisKey(card: Int64) -> [UInt8] {
