@@ -25,6 +25,9 @@ struct FeastOptions: ParsableArguments {
   @Option(help: "Features (and entity columns) one /get-online-features request may name; more gets 413.")
   var feastMaxFeatures = defaults.maxFeatures
 
+  @Option(help: "Rows one /get-online-features request may read (entity rows x feature views); more gets 413.")
+  var feastMaxRowReads = defaults.maxRowReads
+
   @Option(help: "Rows one /write-to-online-store or /push request may carry; more gets 413.")
   var feastMaxWriteRows = defaults.maxWriteRows
 
@@ -37,6 +40,7 @@ struct FeastOptions: ParsableArguments {
     configuration.enforceTTL = feastEnforceTTL
     configuration.maxEntityRows = feastMaxEntityRows
     configuration.maxFeatures = feastMaxFeatures
+    configuration.maxRowReads = feastMaxRowReads
     configuration.maxWriteRows = feastMaxWriteRows
     configuration.writeBatch = feastWriteBatch
     return configuration

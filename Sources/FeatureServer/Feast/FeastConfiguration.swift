@@ -12,6 +12,9 @@ public struct FeastConfiguration: Sendable {
   public var maxEntityRows = 1_000
   /// Features (and entity columns) one request may name.
   public var maxFeatures = 1_000
+  /// Rows one request may read: entity rows x the feature views it names (each one HMGET). It
+  /// bounds what one request can make the server and Redis do, whatever the two limits above allow.
+  public var maxRowReads = 10_000
   /// Rows one write (`/write-to-online-store`, `/push`) may carry.
   public var maxWriteRows = 100_000
   /// Writes sent to Redis at once; the rest of a large write waits for their replies.
@@ -22,6 +25,7 @@ public struct FeastConfiguration: Sendable {
   public func validate() throws {
     try ConfigurationError.check("feast-max-entity-rows", maxEntityRows, in: 1...1_000_000)
     try ConfigurationError.check("feast-max-features", maxFeatures, in: 1...100_000)
+    try ConfigurationError.check("feast-max-row-reads", maxRowReads, in: 1...10_000_000)
     try ConfigurationError.check("feast-max-write-rows", maxWriteRows, in: 1...10_000_000)
     try ConfigurationError.check("feast-write-batch", writeBatch, in: 1...100_000)
   }

@@ -211,6 +211,12 @@ extension FeatureService {
       return refuse(error)
     }
     let rowCount = entities.rows
+    guard rowCount * selection.groups.count <= feast.configuration.maxRowReads else {
+      return refuse(
+        .tooLarge(
+          "\(rowCount) entity rows x \(selection.groups.count) feature views is more than \(feast.configuration.maxRowReads) row reads in one request (--feast-max-row-reads)"
+        ))
+    }
     // One read per view and row; all of them in one pipelined round trip.
     var reads: [(source: RowSource, key: RowKey)] = []
     reads.reserveCapacity(selection.groups.count * rowCount)

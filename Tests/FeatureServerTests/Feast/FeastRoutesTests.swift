@@ -230,6 +230,22 @@ final class FeastRoutesTests: XCTestCase {
     XCTAssertEqual(tooMany.status, 413, tooMany.body)
     let features = Array(repeating: #""card_stats:amount""#, count: 1_001).joined(separator: ",")
     XCTAssertEqual(try read([1], features: features).status, 413)
+    XCTAssertEqual(try read(Array(0..<1_000)).status, 200, "1 000 rows of one view are within every limit")
+  }
+
+  func testRowsTimesViewsAreBoundedSoOneRequestCannotAskForMillionsOfReads() throws {
+    harness.stop()
+    harness = try FeatureServerHarness(
+      threads: 1,
+      feast: { port in
+        var configuration = FeastConfiguration()
+        configuration.maxRowReads = 10
+        return try FeastTestRepository.serving(redisPort: port, configuration: configuration)
+      })
+    XCTAssertEqual(try read(Array(0..<10)).status, 200)
+    let tooMany = try read(Array(0..<11))
+    XCTAssertEqual(tooMany.status, 413)
+    XCTAssertTrue(tooMany.body.contains("--feast-max-row-reads"), tooMany.body)
   }
 
   func testEveryPrefixOfARequestBodyIsRefusedCleanly() throws {
