@@ -7,7 +7,7 @@ import json
 import os
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-SERVING = 'route=~"/features.*|/predict"'
+SERVING = 'route=~"/features.*|/predict|/get-online-features"'
 panels = []
 y = 0
 
@@ -117,6 +117,15 @@ row("Feature freshness")
 panel("Feature age at read time (p50, p99) by entity", [
     (f"histogram_quantile({q}, sum by (le, entity) ({rate('featureserver_feature_age_seconds_bucket')}))", f"p{label} {{{{entity}}}}")
     for q, label in (("0.5", "50"), ("0.99", "99"))], unit="s", width=24)
+
+row("Feast API and stored data")
+panel("Feast entity rows read, by result", [
+    (f"sum by (result) ({rate('featureserver_feast_entity_rows_total')})", "{{result}}")], unit="ops", width=12,
+    stack=True, description="found: the key had the view's row; absent: it did not (null values); invalid: the key holds something else than a Feast hash.")
+panel("Stored data that could not be read", [
+    (f"sum({rate('featureserver_feature_decode_errors_total')})", "values"),
+    (f"sum by (entity, feature_view) ({rate('featureserver_stored_row_errors_total')})", "rows {{entity}}{{feature_view}}")],
+    unit="ops", width=12, description="Values that did not decode as their type, and keys that hold no feature row: served as null, never a crash. A writer is storing data this server cannot read.")
 
 row("Drift")
 panel("PSI per model input", [("featureserver_feature_drift_psi", "{{feature}}")], width=12,

@@ -141,13 +141,14 @@ struct MetricsRenderer {
         let count = service.metrics.reduce(0) { $0 + $1.storedRowErrors[base + view.index].load(ordering: .relaxed) }
         text += "featureserver_stored_row_errors_total{feature_view=\"\(escape(view.name))\"} \(count)\n"
       }
-      header(
-        &text, "feast_entity_rows_total", "counter",
-        "Feast entity rows served, by whether the key held the view's fields (absent rows are served as nulls).")
-      for result in FeastRowResult.allCases {
-        let count = service.metrics.reduce(0) { $0 + $1.feastRows[result.rawValue].load(ordering: .relaxed) }
-        text += "featureserver_feast_entity_rows_total{result=\"\(result.label)\"} \(count)\n"
-      }
+    }
+    // Exported (as zeros) without a Feast repository too: dashboards and rules see one set of series.
+    header(
+      &text, "feast_entity_rows_total", "counter",
+      "Feast entity rows served, by whether the key held the view's fields (absent rows are served as nulls).")
+    for result in FeastRowResult.allCases {
+      let count = service.metrics.reduce(0) { $0 + $1.feastRows[result.rawValue].load(ordering: .relaxed) }
+      text += "featureserver_feast_entity_rows_total{result=\"\(result.label)\"} \(count)\n"
     }
   }
 

@@ -14,7 +14,7 @@ final class OperationsTests: XCTestCase {
     guard let promtool = which("promtool") else { throw XCTSkip("promtool not installed (scripts/setup.sh)") }
     let rules = try runCommand(promtool, ["check", "rules", Self.alerts.path])
     XCTAssertEqual(rules.status, 0, rules.output)
-    XCTAssertTrue(rules.output.contains("SUCCESS: 7 rules found"), rules.output)
+    XCTAssertTrue(rules.output.contains("SUCCESS: 8 rules found"), rules.output)
     let config = try runCommand(promtool, ["check", "config", Self.scrapeConfig.path])
     XCTAssertEqual(config.status, 0, config.output)
   }
@@ -30,7 +30,11 @@ final class OperationsTests: XCTestCase {
     let panels = json["panels"] as? [[String: Any]] ?? []
     let rows = panels.filter { $0["type"] as? String == "row" }.compactMap { $0["title"] as? String }
     XCTAssertEqual(
-      rows, ["Traffic", "Latency", "Errors", "Cache", "Redis pool", "Predictions", "Feature freshness", "Drift"])
+      rows,
+      [
+        "Traffic", "Latency", "Errors", "Cache", "Redis pool", "Predictions", "Feature freshness",
+        "Feast API and stored data", "Drift",
+      ])
     for panel in panels where panel["type"] as? String != "row" {
       let uid = (panel["datasource"] as? [String: Any])?["uid"] as? String
       XCTAssertEqual(uid, "${datasource}", "panel \(panel["title"] ?? "") must use the datasource variable")
@@ -112,7 +116,7 @@ final class OperationsTests: XCTestCase {
     }
     // The rules as Prometheus loaded them (so the file it reads is the one tested).
     let rules = try rulesFromPrometheus(prometheusPort)
-    XCTAssertEqual(rules.count, 7)
+    XCTAssertEqual(rules.count, 8)
     for rule in rules {
       XCTAssertEqual(rule.health, "ok", "rule \(rule.name): \(rule.lastError)")
       // An alert fires only past its threshold: the expression itself may be empty.

@@ -120,8 +120,12 @@ final class FeastRoutesTests: XCTestCase {
     XCTAssertEqual(reply.status, 200, reply.body)
     XCTAssertTrue(values(reply, column: 1).first is NSNull, reply.body)
     XCTAssertEqual(values(reply, column: 2).first as? String, "ok", "the other features of the row are served")
-    let metrics = try harness.get("/metrics").body
-    XCTAssertTrue(metrics.contains(#"featureserver_stored_row_errors_total{feature_view="card_stats"}"#), metrics)
+    func counter(_ line: String) throws -> Int {
+      let metrics = try harness.get("/metrics").body
+      let sample = metrics.split(separator: "\n").first { $0.hasPrefix(line + " ") }
+      return sample.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
+    }
+    XCTAssertEqual(try counter("featureserver_feature_decode_errors_total"), 2, "the value and the timestamp")
 
     // A key of another Redis type is a bad row, not an outage.
     harness.command([Array("DEL".utf8), FeastTestRepository.redisKey(card: 5)])
@@ -129,6 +133,8 @@ final class FeastRoutesTests: XCTestCase {
     let wrongType = try read([5])
     XCTAssertEqual(wrongType.status, 200, wrongType.body)
     XCTAssertTrue(values(wrongType, column: 1).first is NSNull)
+    XCTAssertEqual(try counter(#"featureserver_stored_row_errors_total{feature_view="card_stats"}"#), 1)
+    XCTAssertEqual(try counter(#"featureserver_feast_entity_rows_total{result="invalid"}"#), 1)
   }
 
   func testRedisDownIsAFast503WithRetryAfter() throws {
