@@ -1,4 +1,5 @@
 import HTTPCore
+import Logging
 import Reactor
 import RedisPool
 
@@ -195,7 +196,12 @@ final class FeatureReader {
       case .success(let reply):
         switch source.decode(reply) {
         case .row(let row, let decodeErrors):
-          if decodeErrors > 0 { self.metrics.decodeErrors.wrappingIncrement(by: decodeErrors, ordering: .relaxed) }
+          if decodeErrors > 0 {
+            self.metrics.decodeErrors.wrappingIncrement(by: decodeErrors, ordering: .relaxed)
+            self.logStoredProblem(
+              "stored values do not decode as their type; served as null", key: key, source: source,
+              detail: "\(decodeErrors) value(s)")
+          }
           return .found(row)
         case .missing:
           return .missing
@@ -219,6 +225,13 @@ final class FeatureReader {
 
   private func storedRowRefused(_ key: RowKey, source: RowSource, detail: String) {
     metrics.recordStoredRowError(entity: source.errorLabel(nativeEntityCount: registry.entities.count))
+    logStoredProblem(
+      "a stored row cannot be read; answered as invalid stored data", key: key, source: source, detail: detail)
+  }
+
+  /// Logs a problem with stored data, at most once a second per loop (the rest are counted in
+  /// the next line), with the key: the metrics say how often, the log says where.
+  private func logStoredProblem(_ message: Logger.Message, key: RowKey, source: RowSource, detail: String) {
     let now = loop.now
     guard now &- lastProblemLogged >= 1_000_000_000 || lastProblemLogged == 0 else {
       problemsNotLogged += 1
@@ -226,7 +239,7 @@ final class FeatureReader {
     }
     lastProblemLogged = now
     featureLogger.warning(
-      "a stored row cannot be read; answered as invalid stored data",
+      message,
       metadata: [
         "key": "\(key.loggable)", "entity": "\(source.name)", "redis": "\(detail)",
         "not_logged_since_last": "\(problemsNotLogged)",
