@@ -26,5 +26,3 @@ command -v swift >/dev/null || {
   echo "setup: swift is not on PATH (Swift 6.x toolchain required, e.g. /opt/swift/usr/bin)" >&2
   exit 1
 }
-# The Feast SDK the Feast tests compare with (a minute the first time, then nothing).
-bash scripts/test-venv.sh >/dev/null

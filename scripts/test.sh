@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The Feast SDK and `feast serve` the Feast tests compare with (a minute the first time).
+bash scripts/test-venv.sh >/dev/null
 swift build --build-tests
 swift test --skip-build "$@"
