@@ -166,51 +166,46 @@ enum FeastValueJSON {
   private static func appendVarintList(
     _ payload: UnsafeRawBufferPointer, to output: inout [UInt8], element: (UInt64, inout [UInt8]) -> Void
   ) -> Bool {
-    var reader = ProtobufWire.Reader(payload)
-    output.append(UInt8(ascii: "["))
-    var first = true
-    while let field = reader.next() {
-      guard field.number == 1 else { continue }
-      let values: [UInt64]
+    appendScalarList(payload, to: &output, element: element) { field in
       switch field.wireType {
-      case .varint: values = [field.scalar]
-      case .lengthDelimited:
-        guard let packed = ProtobufWire.Reader.packedVarints(field.payload) else { return false }
-        values = packed
-      default: return false
-      }
-      for value in values {
-        if !first { output.append(UInt8(ascii: ",")) }
-        first = false
-        element(value, &output)
+      case .varint: return [field.scalar]
+      case .lengthDelimited: return ProtobufWire.Reader.packedVarints(field.payload)
+      default: return nil
       }
     }
-    output.append(UInt8(ascii: "]"))
-    return !reader.failed
   }
 
   /// A list of fixed-width scalars (doubles: 8 bytes, floats: 4), packed or not.
   private static func appendFixedList(
     _ payload: UnsafeRawBufferPointer, width: Int, to output: inout [UInt8], element: (UInt64, inout [UInt8]) -> Void
   ) -> Bool {
+    appendScalarList(payload, to: &output, element: element) { field in
+      switch (field.wireType, width) {
+      case (.fixed64, 8), (.fixed32, 4): return [field.scalar]
+      case (.lengthDelimited, _):
+        guard field.payload.count % width == 0 else { return nil }
+        return stride(from: 0, to: field.payload.count, by: width).map { offset in
+          width == 8
+            ? field.payload.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian
+            : UInt64(field.payload.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
+        }
+      default: return nil
+      }
+    }
+  }
+
+  /// `[a,b,...]` from the scalars of every `val` (field 1) entry, which `scalars` reads from one
+  /// entry (packed or single); false when one cannot be read.
+  private static func appendScalarList(
+    _ payload: UnsafeRawBufferPointer, to output: inout [UInt8], element: (UInt64, inout [UInt8]) -> Void,
+    scalars: (ProtobufWire.Reader.Field) -> [UInt64]?
+  ) -> Bool {
     var reader = ProtobufWire.Reader(payload)
     output.append(UInt8(ascii: "["))
     var first = true
     while let field = reader.next() {
       guard field.number == 1 else { continue }
-      var values: [UInt64] = []
-      switch (field.wireType, width) {
-      case (.fixed64, 8), (.fixed32, 4): values = [field.scalar]
-      case (.lengthDelimited, _):
-        guard field.payload.count % width == 0 else { return false }
-        for offset in stride(from: 0, to: field.payload.count, by: width) {
-          values.append(
-            width == 8
-              ? field.payload.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian
-              : UInt64(field.payload.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian))
-        }
-      default: return false
-      }
+      guard let values = scalars(field) else { return false }
       for value in values {
         if !first { output.append(UInt8(ascii: ",")) }
         first = false
