@@ -1,7 +1,7 @@
 """Builds the Feast feature repository the Feast tests run against.
 
 Three entities (an Int64, a String and an Int32 join key), feature views that cover every scalar
-Feast type and some list types, one view keyed by two entities, a push source, and a feature
+Feast type and some list types, one view keyed by two entities, one with no entity, a push source, and a feature
 service; parquet data for 200 cards with nulls, NaN and infinities among the values, and empty
 lists in two of the list features (`recent_amounts` is never empty: Feast's own remote client
 cannot read an empty list, see sdk_acceptance.py). The same
@@ -41,6 +41,7 @@ merchant_source = FileSource(name="merchant_source", path="data/merchant_stats.p
 pair_source = FileSource(name="pair_source", path="data/card_merchant.parquet", timestamp_field="event_timestamp")
 customer_source = FileSource(name="customer_source", path="data/customer_profile.parquet",
                              timestamp_field="event_timestamp")
+global_source = FileSource(name="global_source", path="data/global_stats.parquet", timestamp_field="event_timestamp")
 
 card_stats = FeatureView(
     name="card_stats",
@@ -103,6 +104,16 @@ customer_profile = FeatureView(
         Field(name="segment", dtype=String),
     ],
     source=customer_source,
+    online=True,
+)
+
+# No entities: Feast keys its one row by the dummy entity `__dummy_id`.
+global_stats = FeatureView(
+    name="global_stats",
+    entities=[],
+    ttl=timedelta(days=2),
+    schema=[Field(name="fraud_rate_1h", dtype=Float64), Field(name="txn_volume_1h", dtype=Int64)],
+    source=global_source,
     online=True,
 )
 
@@ -195,6 +206,9 @@ def build(directory, redis_address):
     ], schema=pa.schema([("customer_id", pa.int32()), ("age", pa.int32()), ("tenure_days", pa.int64()),
                          ("segment", pa.string()), ("event_timestamp", pa.timestamp("us", tz="UTC"))])),
         os.path.join(directory, "data", "customer_profile.parquet"))
+    pq.write_table(pa.Table.from_pylist([
+        {"fraud_rate_1h": 0.0125, "txn_volume_1h": 48213, "event_timestamp": BASE_TIME - timedelta(minutes=5)},
+    ]), os.path.join(directory, "data", "global_stats.parquet"))
 
 
 if __name__ == "__main__":
