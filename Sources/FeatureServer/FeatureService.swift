@@ -1,6 +1,7 @@
 import HTTPCore
 import Reactor
 import RedisPool
+import Synchronization
 
 /// Settings of the feature routes. Each has a flag.
 public struct FeatureServiceConfiguration: Sendable {
@@ -44,8 +45,12 @@ public final class FeatureService: @unchecked Sendable {
   public var server: HTTPServer? = nil
   /// The fraud model; nil serves features only.
   public let models: ModelStore?
-  /// Feast's API over a Feast repository's Redis online store; nil: not served.
-  public let feast: FeastServing?
+  /// Feast's API over a Feast repository's Redis online store; nil: not served. Replaced as a
+  /// whole when the registry file changes (`replaceFeast`); each request takes the current one once.
+  public var feast: FeastServing? { feastState.withLock { $0 } }
+  private let feastState: Mutex<FeastServing?>
+  /// Registry re-reads: [taken, refused].
+  let feastReloads = Mutex<[Int]>([0, 0])
   let predictionScratch: [PredictionScratch]
 
   public init(
@@ -54,7 +59,7 @@ public final class FeatureService: @unchecked Sendable {
   ) {
     self.registry = registry
     self.models = models
-    self.feast = feast
+    feastState = Mutex(feast)
     self.pool = pool
     self.configuration = configuration
     let loops = pool.group.loops
@@ -62,8 +67,9 @@ public final class FeatureService: @unchecked Sendable {
     var readers: [FeatureReader] = []
     var metrics: [LoopMetrics] = []
     for loop in loops {
+      // Room for views a re-read registry adds (a view beyond it is counted in the totals only).
       let loopMetrics = LoopMetrics(
-        entityCount: registry.entities.count, feastViewCount: feast?.registry.views.count ?? 0)
+        entityCount: registry.entities.count, feastViewCount: feast.map { 2 * $0.registry.views.count + 64 } ?? 0)
       let cache =
         configuration.cache.enabled
         ? FeatureCache(
@@ -95,14 +101,14 @@ public final class FeatureService: @unchecked Sendable {
         }
       }
     }
-    if let feast {
+    if feast != nil {
       router.post("/get-online-features") { [self] request, responder in
-        getOnlineFeatures(request, responder, feast: feast)
+        getOnlineFeatures(request, responder, feast: feast!)
       }
       router.post("/write-to-online-store") { [self] request, responder in
-        writeToOnlineStore(request, responder, feast: feast)
+        writeToOnlineStore(request, responder, feast: feast!)
       }
-      router.post("/push") { [self] request, responder in push(request, responder, feast: feast) }
+      router.post("/push") { [self] request, responder in push(request, responder, feast: feast!) }
     }
     router.get("/health") { [self] _, responder in
       answer(responder, .health, HTTPResponse(contentType: "application/json", body: #"{"status":"ok"}"#), since: 0)
@@ -160,3 +166,12 @@ public final class FeatureService: @unchecked Sendable {
 }
 
 let jsonHeaders = HTTPHeaders([("Content-Type", "application/json")])
+
+extension FeatureService {
+  /// Serves a re-read Feast repository from now on (requests in flight finish with the one they
+  /// took). Its rows have their own cache keys (the registry's generation), and each loop's memo
+  /// of selections starts again.
+  public func replaceFeast(_ serving: FeastServing) {
+    feastState.withLock { $0 = serving }
+  }
+}

@@ -138,9 +138,20 @@ struct MetricsRenderer {
     if let feast = service.feast {
       let base = service.registry.entities.count
       for view in feast.registry.views {
-        let count = service.metrics.reduce(0) { $0 + $1.storedRowErrors[base + view.index].load(ordering: .relaxed) }
+        let slot = base + view.index
+        let count = service.metrics.reduce(0) {
+          $0 + (slot < $1.storedRowErrors.count ? $1.storedRowErrors[slot].load(ordering: .relaxed) : 0)
+        }
         text += "featureserver_stored_row_errors_total{feature_view=\"\(escape(view.name))\"} \(count)\n"
       }
+    }
+    if service.feast != nil {
+      let reloads = service.feastReloads.withLock { $0 }
+      header(
+        &text, "feast_registry_reloads_total", "counter",
+        "Reads of a changed Feast registry file: served, or refused (the previous one is kept).")
+      text += "featureserver_feast_registry_reloads_total{result=\"served\"} \(reloads[0])\n"
+      text += "featureserver_feast_registry_reloads_total{result=\"refused\"} \(reloads[1])\n"
     }
     // Exported (as zeros) without a Feast repository too: dashboards and rules see one set of series.
     header(

@@ -25,6 +25,12 @@ struct FeastOptions: ParsableArguments {
   @Option(help: "Features (and entity columns) one /get-online-features request may name; more gets 413.")
   var feastMaxFeatures = defaults.maxFeatures
 
+  @Option(
+    help:
+      "Seconds between looks at the registry file: when `feast apply` changed it, the repository is read again and served (0: read once, at start)."
+  )
+  var feastRegistryRefresh = defaults.registryRefreshSeconds
+
   @Option(help: "Rows one /get-online-features request may read (entity rows x feature views); more gets 413.")
   var feastMaxRowReads = defaults.maxRowReads
 
@@ -41,6 +47,7 @@ struct FeastOptions: ParsableArguments {
     configuration.maxEntityRows = feastMaxEntityRows
     configuration.maxFeatures = feastMaxFeatures
     configuration.maxRowReads = feastMaxRowReads
+    configuration.registryRefreshSeconds = feastRegistryRefresh
     configuration.maxWriteRows = feastMaxWriteRows
     configuration.writeBatch = feastWriteBatch
     return configuration

@@ -98,6 +98,12 @@ struct ServeCommand: ParsableCommand {
     service.install(on: router)
     let server = HTTPServer(configuration: httpConfiguration, group: group, router: router)
     service.server = server
+    let registryWatcher =
+      feastServing != nil && feast.configuration.registryRefreshSeconds > 0
+      ? FeastRegistryWatcher(
+        service: service, loop: group.loops[0], interval: feast.configuration.registryRefreshSeconds)
+      : nil
+    defer { withExtendedLifetime(registryWatcher) {} }
     do {
       let reload: @Sendable (Int32) -> Void = { _ in
         cliLogger.notice("SIGHUP: reloading the model")

@@ -15,6 +15,9 @@ public struct FeastConfiguration: Sendable {
   /// Rows one request may read: entity rows x the feature views it names (each one HMGET). It
   /// bounds what one request can make the server and Redis do, whatever the two limits above allow.
   public var maxRowReads = 10_000
+  /// Seconds between looks at the registry file; when it changed (`feast apply`), the repository
+  /// is read again and served. 0: read once, at start.
+  public var registryRefreshSeconds = 10.0
   /// Rows one write (`/write-to-online-store`, `/push`) may carry.
   public var maxWriteRows = 100_000
   /// Writes sent to Redis at once; the rest of a large write waits for their replies.
@@ -28,5 +31,6 @@ public struct FeastConfiguration: Sendable {
     try ConfigurationError.check("feast-max-row-reads", maxRowReads, in: 1...10_000_000)
     try ConfigurationError.check("feast-max-write-rows", maxWriteRows, in: 1...10_000_000)
     try ConfigurationError.check("feast-write-batch", writeBatch, in: 1...100_000)
+    try ConfigurationError.checkSeconds("feast-registry-refresh", registryRefreshSeconds, positive: false)
   }
 }

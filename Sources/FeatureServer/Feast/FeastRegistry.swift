@@ -27,6 +27,8 @@ public final class FeastFeatureView: RowSource, @unchecked Sendable {
   public let name: String
   /// Its position in the registry: part of its rows' cache keys.
   public let index: Int
+  /// Which read of the registry file it comes from: part of its rows' cache keys too.
+  public let generation: UInt16
   public let joinKeys: [FeastJoinKey]
   public let features: [FeastFeature]
   public let featureIndex: [String: Int]
@@ -44,11 +46,13 @@ public final class FeastFeatureView: RowSource, @unchecked Sendable {
   let sortedJoinKeys: [Int]
 
   init(
-    name: String, index: Int, joinKeys: [FeastJoinKey], features: [(name: String, type: FeastValueType)],
+    name: String, index: Int, generation: UInt16 = 0, joinKeys: [FeastJoinKey],
+    features: [(name: String, type: FeastValueType)],
     ttlSeconds: Int64, pushSource: String?, timestampColumn: String?
   ) {
     self.name = name
     self.index = index
+    self.generation = generation
     self.joinKeys = joinKeys
     self.features = features.map {
       FeastFeature(
@@ -81,7 +85,7 @@ public final class FeastFeatureView: RowSource, @unchecked Sendable {
   func errorLabel(nativeEntityCount: Int) -> Int { nativeEntityCount + index }
 
   /// A row's cache key: a tag byte that no native key starts with (0xFF is never in UTF-8), the
-  /// view's index, then the Redis key.
+  /// registry's generation and the view's index, then the Redis key.
   func rowKey(redisKey: [UInt8]) -> RowKey {
     var bytes = rowKeyPrefix
     bytes.append(contentsOf: redisKey)
@@ -95,10 +99,17 @@ public final class FeastFeatureView: RowSource, @unchecked Sendable {
     return RowKey(bytes)
   }
 
-  var rowKeyPrefix: [UInt8] { [0xFF, UInt8(truncatingIfNeeded: index >> 8), UInt8(truncatingIfNeeded: index)] }
+  /// 0xFF, the registry's generation, the view's index (see `rowKey(redisKey:)`).
+  var rowKeyPrefix: [UInt8] {
+    [
+      0xFF, UInt8(truncatingIfNeeded: generation >> 8), UInt8(truncatingIfNeeded: generation),
+      UInt8(truncatingIfNeeded: index >> 8), UInt8(truncatingIfNeeded: index),
+    ]
+  }
+  static let rowKeyPrefixCount = 5
 
   func readCommand(_ key: RowKey) -> RedisCommand {
-    RedisCommand("HMGET", key: Array(key.bytes.dropFirst(3)), tail: fieldArguments)
+    RedisCommand("HMGET", key: Array(key.bytes.dropFirst(Self.rowKeyPrefixCount)), tail: fieldArguments)
   }
 
   func decode(_ reply: RedisReplyView) -> RowDecoding {

@@ -4,8 +4,10 @@ enum FeastRegistryBuilder {
   /// Feast's join key for feature views without entities, and the value it always has.
   static let dummyJoinKey = "__dummy_id"
 
+  /// `generation` tells this registry's rows apart in the cache from those of an earlier read
+  /// of the registry file (whose views may have other fields at the same index).
   static func build(
-    _ message: Feast_Core_Registry, project: String,
+    _ message: Feast_Core_Registry, project: String, generation: UInt16 = 0,
     fail: (String) -> FeastRepositoryError
   ) throws -> FeastRegistry {
     func inProject(_ name: String) -> Bool { name.isEmpty || name == project }
@@ -103,7 +105,7 @@ enum FeastRegistryBuilder {
       }
       let pushSource = candidate.streamSource.flatMap { $0.type == .pushSource ? $0.name : nil }
       let view = FeastFeatureView(
-        name: candidate.name, index: views.count, joinKeys: joinKeys,
+        name: candidate.name, index: views.count, generation: generation, joinKeys: joinKeys,
         features: candidate.features.map { ($0.name, FeastValueType(rawValue: Int32($0.valueType.rawValue))) },
         ttlSeconds: max(0, candidate.ttlSeconds), pushSource: pushSource,
         timestampColumn: candidate.batchTimestampField.isEmpty ? nil : candidate.batchTimestampField)

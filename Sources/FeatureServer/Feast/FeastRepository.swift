@@ -25,9 +25,10 @@ public struct FeastRepository: Sendable {
 
   /// Reads `directory/feature_store.yaml` and the registry it names. `${VAR}` and `$VAR` are
   /// expanded from the environment first, as Feast does.
-  public static func load(directory: String, environment: [String: String] = ProcessInfo.processInfo.environment)
-    throws -> FeastRepository
-  {
+  /// `generation` numbers the reads of a repository (see `FeastRegistryBuilder.build`).
+  public static func load(
+    directory: String, environment: [String: String] = ProcessInfo.processInfo.environment, generation: UInt16 = 0
+  ) throws -> FeastRepository {
     let yamlPath = (directory as NSString).appendingPathComponent("feature_store.yaml")
     func fail(_ reason: String, _ file: String = yamlPath) -> FeastRepositoryError {
       FeastRepositoryError(file: file, reason: reason)
@@ -125,7 +126,9 @@ public struct FeastRepository: Sendable {
     } catch {
       throw fail("not a Feast registry (\(error))", registryPath)
     }
-    let registry = try FeastRegistryBuilder.build(message, project: project) { fail($0, registryPath) }
+    let registry = try FeastRegistryBuilder.build(message, project: project, generation: generation) {
+      fail($0, registryPath)
+    }
     return FeastRepository(
       directory: directory, project: project, registryPath: registryPath, redisURL: redisURL, keyTTLSeconds: keyTTL,
       registry: registry)

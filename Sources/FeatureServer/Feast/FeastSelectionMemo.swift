@@ -9,10 +9,16 @@ final class FeastSelectionMemo {
 
   /// Keyed by `RowKey`, which hashes its bytes in bulk.
   private var selections: [RowKey: FeastSelection] = [:]
+  /// The serving (registry) the selections were made for: another one empties the memo.
+  private var madeFor: ObjectIdentifier? = nil
 
   func selection(
     for request: FeastOnlineRequest, body: UnsafeBufferPointer<UInt8>, serving: FeastServing
   ) throws(FeastRequestError) -> FeastSelection {
+    if madeFor != ObjectIdentifier(serving) {
+      selections.removeAll()
+      madeFor = ObjectIdentifier(serving)
+    }
     var key: [UInt8] = [request.fullFeatureNames ? 1 : 0]
     if let service = request.featureService, !service.isEmpty {
       key.append(2)

@@ -229,6 +229,38 @@ final class FeastRoutesTests: XCTestCase {
     XCTAssertEqual(values(reply, column: 1)[1] as? Double, 2.5, "an outdated value is still served, marked")
   }
 
+  func testAChangedRegistryIsServedWithoutARestartAndRowsOfTheOldOneAreNotReused() throws {
+    XCTAssertEqual(try write([(1, "10.5", "NZ", "2026-11-30T10:00:00Z")]).status, 200)
+    XCTAssertEqual(values(try read([1]), column: 1).first as? Double, 10.5)
+    XCTAssertEqual(try read([1]).headers["x-cache"], "HIT")
+    XCTAssertEqual(try read([1], features: #""card_extra:score""#).status, 404)
+
+    // `feast apply`: card_stats's fields in another order, a new view. The watcher sees the file
+    // change and serves the new registry; the cached row (decoded with the old order) is not reused.
+    let watcher = FeastRegistryWatcher(service: harness.service, loop: harness.group.loops[0], interval: 0.1)
+    try FeastTestRepository.writeRegistry(FeastTestRepository.registry(applied: true), redisPort: harness.redis.port)
+    let served = waitUntil(timeout: 10) { (try? self.read([1], features: #""card_extra:score""#).status) == 200 }
+    XCTAssertNotNil(served, "the changed registry was not served")
+    let after = try read([1])
+    XCTAssertEqual(after.headers["x-cache"], "MISS")
+    XCTAssertEqual(values(after, column: 1).first as? Double, 10.5)
+    XCTAssertEqual(values(after, column: 2).first as? String, "NZ")
+    XCTAssertTrue(
+      try harness.get("/metrics").body.contains(#"featureserver_feast_registry_reloads_total{result="served"} 1"#))
+
+    // A registry that cannot be read is refused; the one served stays.
+    try Data("not a registry".utf8).write(
+      to: URL(fileURLWithPath: harness.service.feast!.repository.registryPath), options: .atomic)
+    let refused = waitUntil(timeout: 10) {
+      (try? self.harness.get("/metrics").body)?.contains(
+        #"featureserver_feast_registry_reloads_total{result="refused"} 1"#)
+        == true
+    }
+    XCTAssertNotNil(refused, "the broken registry was not looked at")
+    XCTAssertEqual(try read([1], features: #""card_extra:score""#).status, 200)
+    XCTAssertFalse(watcher.reload(), "read on demand, it is refused again")
+  }
+
   func testTooManyRowsOrFeaturesAreRefusedBeforeAnythingIsRead() throws {
     let rows = (0...1_000).map(String.init).joined(separator: ",")
     let tooMany = try harness.post(
@@ -285,9 +317,16 @@ enum FeastTestRepository {
       connection_string: "127.0.0.1:\(redisPort)"
     entity_key_serialization_version: 3
     """.write(to: directory.appendingPathComponent("feature_store.yaml"), atomically: true, encoding: .utf8)
-    try Data(registry().serializedBytes() as [UInt8]).write(to: directory.appendingPathComponent("data/registry.db"))
+    try writeRegistry(registry(), redisPort: redisPort)
     let repository = try FeastRepository.load(directory: directory.path, environment: [:])
     return FeastServing(repository: repository, configuration: configuration)
+  }
+
+  /// Replaces the registry file, as `feast apply` does.
+  static func writeRegistry(_ registry: Feast_Core_Registry, redisPort: Int) throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "feast-routes-\(getpid())-\(redisPort)/data/registry.db")
+    try Data(registry.serializedBytes() as [UInt8]).write(to: path, options: .atomic)
   }
 
   static func redisKey(card: Int64) -> [UInt8] {
@@ -303,7 +342,9 @@ enum FeastTestRepository {
     return spec
   }
 
-  static func registry() -> Feast_Core_Registry {
+  /// `applied`: as after a second `feast apply` that put `card_stats`'s features in another order
+  /// and added the view `card_extra` (score DOUBLE).
+  static func registry(applied: Bool = false) -> Feast_Core_Registry {
     var registry = Feast_Core_Registry()
     var card = Feast_Core_Entity()
     card.spec.name = "card"
@@ -317,7 +358,10 @@ enum FeastTestRepository {
     view.spec.project = "fraud"
     view.spec.entities = ["card"]
     view.spec.entityColumns = [feature("card_id", .int64)]
-    view.spec.features = [feature("amount", .double), feature("country", .string), feature("counts", .int64List)]
+    view.spec.features =
+      applied
+      ? [feature("country", .string), feature("counts", .int64List), feature("amount", .double)]
+      : [feature("amount", .double), feature("country", .string), feature("counts", .int64List)]
     view.spec.ttl.seconds = 86_400
     view.spec.online = true
     view.spec.batchSource.type = .batchFile
@@ -326,6 +370,13 @@ enum FeastTestRepository {
     view.spec.streamSource.name = "card_push"
     view.spec.streamSource.batchSource = view.spec.batchSource
     registry.featureViews.append(view)
+    if applied {
+      var extra = view
+      extra.spec.name = "card_extra"
+      extra.spec.features = [feature("score", .double)]
+      extra.spec.clearStreamSource()
+      registry.featureViews.append(extra)
+    }
 
     var onDemand = Feast_Core_OnDemandFeatureView()
     onDemand.spec.name = "scores"
