@@ -21,7 +21,9 @@ public final class FeastRegistryWatcher: Sendable {
   public init(service: FeatureService, loop: EventLoop, interval: Double) {
     self.service = service
     self.loop = loop
-    intervalNanoseconds = UInt64(max(0.05, interval) * 1e9)
+    // Validated by FeastConfiguration; clamped here too, so no value can trap the conversion.
+    intervalNanoseconds = UInt64(
+      (interval.isFinite ? min(max(0.05, interval), ConfigurationError.maxSeconds) : 10) * 1e9)
     let path = service.feast?.repository.registryPath ?? ""
     state = Mutex((Self.signature(of: path), 1, false))
     _ = loop.execute { [self] in scheduleCheck() }

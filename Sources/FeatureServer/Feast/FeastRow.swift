@@ -7,7 +7,7 @@ import RedisPool
 @_spi(Benchmarks) public final class FeastRow: Sendable {
   /// The JSON of every feature's value, one after another; feature `i` ends at `ends[i]`.
   let rendered: [UInt8]
-  let ends: [Int32]
+  let ends: [Int]
   /// The `_ts:<view>` field as (seconds, nanoseconds); (0, 0) when absent.
   let eventSeconds: Int64
   let eventNanos: Int32
@@ -18,19 +18,19 @@ import RedisPool
   /// The hash had at least one of the view's fields (false: no row for this entity key).
   let found: Bool
 
-  var approximateBytes: Int { 96 + rendered.count + ends.count * 4 + renderedTimestamp.count }
+  var approximateBytes: Int { 96 + rendered.count + ends.count * 8 + renderedTimestamp.count }
 
   /// The JSON of feature `position`'s value.
   func value(_ position: Int) -> ArraySlice<UInt8> {
-    let start = position == 0 ? 0 : Int(ends[position - 1])
-    return rendered[start..<Int(ends[position])]
+    let start = position == 0 ? 0 : ends[position - 1]
+    return rendered[start..<ends[position]]
   }
 
   /// Decodes an HMGET reply of `view.features` then `_ts:<view>` (nil elements: absent fields).
   init(reply: RedisReplyView, view: FeastFeatureView) {
     var rendered: [UInt8] = []
     rendered.reserveCapacity(view.features.count * 12)
-    var ends: [Int32] = []
+    var ends: [Int] = []
     ends.reserveCapacity(view.features.count)
     var errors = 0
     var found = false
@@ -42,7 +42,7 @@ import RedisPool
       } else {
         rendered.append(contentsOf: FeastValueJSON.nullText)
       }
-      ends.append(Int32(truncatingIfNeeded: rendered.count))
+      ends.append(rendered.count)
     }
     var seconds: Int64 = 0
     var nanos: Int32 = 0

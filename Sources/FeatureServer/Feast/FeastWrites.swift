@@ -82,7 +82,7 @@ extension FeastServing {
     }
     var result: [FeastWriteRow] = []
     result.reserveCapacity(rows)
-    var rowOfKey: [[UInt8]: Int] = [:]
+    var rowOfKey: [RowKey: Int] = [:]
     for row in 0..<rows {
       var parts: [[UInt8]] = []
       for joinKey in view.joinKeys {
@@ -101,7 +101,8 @@ extension FeastServing {
       where value.isFinite
         && FeastTimestamp.secondsRange.contains(Int64(clamping: Int(exactly: value.rounded(.down)) ?? Int.max)):
         let whole = value.rounded(.down)
-        time = (Int64(whole), Int32(((value - whole) * 1e9).rounded(.down)))
+        // min: a fraction a hair below 1 rounds to 1e9 ns, which no Timestamp holds.
+        time = (Int64(whole), Int32(min(999_999_999, ((value - whole) * 1e9).rounded(.down))))
       default: time = nil
       }
       guard let (seconds, nanos) = time else {
@@ -120,11 +121,11 @@ extension FeastServing {
       }
       let key = FeastEntityKey.redisKey(view: view, parts: parts, project: project)
       let written = FeastWriteRow(redisKey: key, seconds: seconds, nanos: nanos, fields: fields)
-      if let earlier = rowOfKey[key] {
+      if let earlier = rowOfKey[RowKey(key)] {
         let kept = result[earlier]
         if (seconds, nanos) > (kept.seconds, kept.nanos) { result[earlier] = written }
       } else {
-        rowOfKey[key] = result.count
+        rowOfKey[RowKey(key)] = result.count
         result.append(written)
       }
     }

@@ -187,12 +187,7 @@ public final class HTTP2ClientConnection: EventHandler {
   public func handleEvents(_ events: UInt32) {
     if closed { return }
     if connecting {
-      let error = Socket.pendingError(fd)
-      if error != 0 || events & EventMask.error != 0 {
-        finishConnect(.failure(.connectFailed(SystemError("connect", code: error == 0 ? ECONNREFUSED : error))))
-      } else {
-        finishConnect(.success(()))
-      }
+      finishConnect(HTTPClientError.connectOutcome(fd: fd, events: events).map { .failure($0) } ?? .success(()))
       return
     }
     if events & EventMask.writable != 0 { pump() }

@@ -1,6 +1,10 @@
 import Codecs
 import Reactor
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A request for `HTTPClientConnection`.
 public struct HTTPClientRequest: Sendable {
   public var method: HTTPMethod
@@ -90,5 +94,14 @@ public enum HTTPClientError: Error, Equatable, Sendable, CustomStringConvertible
     case .invalidRequest(let reason): "invalid request: \(reason)"
     case .cancelled: "cancelled"
     }
+  }
+}
+
+extension HTTPClientError {
+  /// How a non-blocking connect ended, once its socket reports an event: nil when it succeeded.
+  static func connectOutcome(fd: Int32, events: UInt32) -> HTTPClientError? {
+    let error = Socket.pendingError(fd)
+    guard error != 0 || events & EventMask.error != 0 else { return nil }
+    return .connectFailed(SystemError("connect", code: error == 0 ? ECONNREFUSED : error))
   }
 }

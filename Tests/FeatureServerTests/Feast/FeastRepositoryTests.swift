@@ -92,4 +92,29 @@ final class FeastRepositoryTests: XCTestCase {
       XCTAssertTrue(refusal(valid).contains("registry"), refusal(valid))
     }
   }
+
+  func testEveryFeastLimitOutsideItsRangeIsRefusedNamingItsFlag() {
+    func refusal(_ change: (inout FeastConfiguration) -> Void) -> String {
+      var configuration = FeastConfiguration()
+      change(&configuration)
+      do {
+        try configuration.validate()
+        return "(accepted)"
+      } catch {
+        return "\(error)"
+      }
+    }
+    XCTAssertEqual(refusal { _ in }, "(accepted)")
+    XCTAssertEqual(refusal { $0.maxEntityRows = 0 }, "feast-max-entity-rows must be 1...1000000, got 0")
+    XCTAssertEqual(refusal { $0.maxFeatures = 100_001 }, "feast-max-features must be 1...100000, got 100001")
+    XCTAssertEqual(refusal { $0.maxRowReads = -1 }, "feast-max-row-reads must be 1...10000000, got -1")
+    XCTAssertEqual(refusal { $0.maxWriteRows = 0 }, "feast-max-write-rows must be 1...10000000, got 0")
+    XCTAssertEqual(refusal { $0.writeBatch = 0 }, "feast-write-batch must be 1...100000, got 0")
+    XCTAssertEqual(
+      refusal { $0.registryRefreshSeconds = .nan },
+      "feast-registry-refresh must be 0 or more and at most 604800 seconds, got nan")
+    XCTAssertEqual(
+      refusal { $0.registryRefreshSeconds = 1e300 },
+      "feast-registry-refresh must be 0 or more and at most 604800 seconds, got 1e+300")
+  }
 }

@@ -66,6 +66,16 @@ final class FeastRoutesTests: XCTestCase {
     XCTAssertEqual(second.headers["x-cache"], "MISS")
   }
 
+  func testEpochSecondsAHairBelowAWholeSecondKeepAValidTimestamp() throws {
+    // 0.99999999999999994 s is 1e9 ns once multiplied out: a Timestamp holds at most 999 999 999.
+    let df =
+      #"{"card_id": [11], "amount": [1], "country": ["x"], "counts": [[]], "event_timestamp": [0.99999999999999994]}"#
+    XCTAssertEqual(
+      try harness.post("/write-to-online-store", #"{"feature_view_name": "card_stats", "df": \#(df)}"#).status, 200)
+    let reply = try read([11])
+    XCTAssertTrue(reply.body.contains(#""1970-01-01T00:00:00.999999999Z""#), reply.body)
+  }
+
   func testAnOlderOrEqualEventNeverReplacesTheStoredRow() throws {
     XCTAssertEqual(try write([(7, "1.0", "NEW", "2026-11-30T12:00:00Z")]).status, 200)
     XCTAssertEqual(try write([(7, "2.0", "OLD", "2026-11-30T11:59:59.999999Z")]).status, 200)
