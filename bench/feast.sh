@@ -56,9 +56,11 @@ start() {
   echo "$name did not start: $(tail -5 "$work/$name.log")" >&2
   exit 1
 }
-ours() { .build/release/featureserver serve --bind 127.0.0.1 --threads "$THREADS" --feast-repo "$work/repo" "$@"; }
+# exec: the background job started by `start` is then the server itself, so the cleanup's kill
+# reaches it (a shell function in the background is a subshell around it).
+ours() { exec .build/release/featureserver serve --bind 127.0.0.1 --threads "$THREADS" --feast-repo "$work/repo" "$@"; }
 # (a later --threads wins)
-feast_serve() { "$venv/bin/feast" -c "$work/repo" serve -h 127.0.0.1 --no-access-log -r 3600 "$@"; }
+feast_serve() { exec "$venv/bin/feast" -c "$work/repo" serve -h 127.0.0.1 --no-access-log -r 3600 "$@"; }
 start ours ours
 start ours-2threads ours --threads 2
 start ours-nocache ours --cache-ttl 0
