@@ -140,6 +140,21 @@ public final class FeatureService: @unchecked Sendable {
     for (loop, up) in statistics.connectionsUpByLoop.enumerated() where up == 0 {
       reasons.append("loop \(loop) has no live Redis connection (\(pool.configuration.redactedURL))")
     }
+    if let cluster = statistics.cluster {
+      guard let topology = cluster.topology else {
+        let why = cluster.lastRefreshError.map { ": \($0)" } ?? ""
+        reasons.append("the Redis Cluster topology is not known yet\(why)")
+        return reasons
+      }
+      let served = topology.slotsServed
+      if served < ClusterSlot.count {
+        reasons.append(
+          "\(ClusterSlot.count - served) of \(ClusterSlot.count) Redis Cluster slots have no healthy primary")
+      }
+      for (loop, nodes) in cluster.unreachableNodesByLoop.enumerated() where !nodes.isEmpty {
+        reasons.append("loop \(loop) has no live connection to Redis Cluster node \(nodes.joined(separator: ", "))")
+      }
+    }
     return reasons
   }
 

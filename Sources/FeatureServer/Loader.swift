@@ -4,9 +4,9 @@ import RedisPool
 
 /// Writes offline feature rows into Redis: the materialisation step. Reads CSV (header row) or
 /// JSON lines whose fields are the id column (`<entity>_id`), an optional `event_timestamp` and
-/// the registry's features; validates each value; writes every instance as one
-/// MULTI / DEL / HSET / EXEC (a reader never sees half a row, and a re-run leaves the same
-/// state), pipelined over the pool.
+/// the registry's features; validates each value; writes every instance as one DEL + HSET script
+/// on its key (a reader never sees half a row, a re-run leaves the same state, and a cluster
+/// routes it by that key), pipelined over the pool.
 public final class Loader {
   /// A row that was not loaded, with where it is.
   public struct BadRow: Error, Sendable, CustomStringConvertible {
@@ -80,30 +80,27 @@ public final class Loader {
         continue
       }
       let key = registry.redisKey(entity: entity.name, id: row.id)
-      var hset: [[UInt8]] = [Array("HSET".utf8), Array(key.utf8)]
+      var arguments: [[UInt8]] = [Array("EVAL".utf8), Self.replaceRowScript, Array("1".utf8), Array(key.utf8)]
       for (name, value) in row.fields {
-        hset.append(Array(name.utf8))
-        hset.append(Array(value.utf8))
+        arguments.append(Array(name.utf8))
+        arguments.append(Array(value.utf8))
       }
       if let timestamp = row.timestamp {
-        hset.append(Array("_ts".utf8))
-        hset.append(Array(String(timestamp + shift).utf8))
+        arguments.append(Array("_ts".utf8))
+        arguments.append(Array(String(timestamp + shift).utf8))
       }
-      commands += [
-        RedisCommand("MULTI"), RedisCommand("DEL", key), RedisCommand(arguments: hset), RedisCommand("EXEC"),
-      ]
+      commands.append(RedisCommand(arguments: arguments))
     }
-    let perRow = 4
     var written = 0
     var start = 0
     while start < commands.count {
-      let end = min(commands.count, start + options.batchSize * perRow)
+      let end = min(commands.count, start + options.batchSize)
       let results = try send(Array(commands[start..<end]))
-      for (offset, result) in results.enumerated() where offset % perRow == perRow - 1 {
+      for result in results {
         switch result {
-        case .success(.array): written += 1
+        case .success(.integer): written += 1
         case .success(let other):
-          throw LoaderError("Redis did not apply a row (EXEC answered \(other)); loaded \(written) rows")
+          throw LoaderError("Redis did not apply a row (it answered \(other)); loaded \(written) rows")
         case .failure(let error):
           throw LoaderError("Redis failed after \(written) rows: \(error)")
         }
@@ -114,6 +111,11 @@ public final class Loader {
     report.loaded = written
     return report
   }
+
+  /// Replaces a row in one step: readers never see it half written, and the one key it names
+  /// lets a cluster route it (a MULTI block's commands carry no slot of their own).
+  static let replaceRowScript = Array(
+    "redis.call('DEL', KEYS[1]) if #ARGV == 0 then return 0 end return redis.call('HSET', KEYS[1], unpack(ARGV))".utf8)
 
   /// Sends a batch from loop 0 and waits for its replies (the loader runs off the loops).
   private func send(_ commands: [RedisCommand]) throws -> [RedisResult] {

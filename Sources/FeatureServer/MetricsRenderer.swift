@@ -181,6 +181,30 @@ struct MetricsRenderer {
     histogram(
       &text, "redis_command_duration_seconds", label: "", bounds: statistics.latencyBounds,
       counts: statistics.latencyBucketCounts, sum: statistics.latencySumSeconds)
+    if let cluster = statistics.cluster { redisCluster(&text, cluster, redirects: statistics.redirects) }
+  }
+
+  private func redisCluster(_ text: inout String, _ cluster: ClusterStatus, redirects: [ClusterRedirect.Kind: Int]) {
+    header(&text, "redis_cluster_nodes", "gauge", "Redis Cluster nodes in the last topology read, by role and health.")
+    let nodes = cluster.topology?.nodes ?? []
+    for role in ["primary", "replica"] {
+      for health in ["ok", "failed"] {
+        let count = nodes.filter { ($0.isPrimary ? "primary" : "replica") == role && $0.isHealthy == (health == "ok") }
+          .count
+        text += "featureserver_redis_cluster_nodes{role=\"\(role)\",health=\"\(health)\"} \(count)\n"
+      }
+    }
+    header(&text, "redis_cluster_slots_served", "gauge", "Cluster slots (of 16384) owned by a healthy primary.")
+    text += "featureserver_redis_cluster_slots_served \(cluster.topology?.slotsServed ?? 0)\n"
+    header(&text, "redis_cluster_redirects_total", "counter", "Cluster redirections followed, by kind.")
+    for kind in ClusterRedirect.Kind.allCases {
+      text += "featureserver_redis_cluster_redirects_total{kind=\"\(kind.label)\"} \(redirects[kind] ?? 0)\n"
+    }
+    header(&text, "redis_cluster_topology_refreshes_total", "counter", "Cluster topology reads, by result.")
+    for result in ["ok", "failed"] {
+      text +=
+        "featureserver_redis_cluster_topology_refreshes_total{result=\"\(result)\"} \(cluster.refreshes[result] ?? 0)\n"
+    }
   }
 
   private func featureAge(_ text: inout String) {

@@ -9,7 +9,7 @@ struct RedisOptions: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
-      "redis://[user:password@]host:port/db or unix:///path.sock[?db=N]. Without it, serve starts its own redis-server and loads the bundled data."
+      "redis://[user:password@]host:port/db, unix:///path.sock[?db=N], or a Redis Cluster's seed nodes redis+cluster://[user:password@]host:port,host:port. Without it, serve starts its own redis-server and loads the bundled data."
     ))
   var redisURL: String?
 
@@ -40,9 +40,29 @@ struct RedisOptions: ParsableArguments {
   @Option(help: "Longest reconnect delay in seconds.")
   var redisReconnectMaxDelay = defaults.reconnectMaxDelay
 
+  @Option(
+    help:
+      "Redis Cluster: where reads go: primary, replica (only replicas; a shard without a healthy replica is read from its primary) or prefer-replica (a replica when one is connected). Writes always go to primaries."
+  )
+  var redisReadFrom = defaults.readFrom
+
+  @Option(help: "Redis Cluster: seconds between topology refreshes of a healthy cluster.")
+  var redisClusterRefresh = defaults.clusterRefreshInterval
+
+  @Option(
+    help:
+      "Redis Cluster: seconds at least between two topology refreshes, however often redirects and lost connections ask for one."
+  )
+  var redisClusterRefreshMinInterval = defaults.clusterRefreshMinInterval
+
+  @Option(help: "Redis Cluster: redirections (MOVED, ASK, TRYAGAIN) one command may follow before it fails.")
+  var redisClusterMaxRedirects = defaults.clusterMaxRedirects
+
   func validate() throws {
     do {
-      try apply(to: RedisConfiguration(endpoint: .unix(path: "/"))).validate()
+      var sample = RedisConfiguration(endpoint: .unix(path: "/"))
+      sample.clusterSeeds = [sample.endpoint]  // the read-from check needs the URL, done later
+      try apply(to: sample).validate()
     } catch let error as ConfigurationError {
       throw ValidationError("--\(error)")
     }
@@ -59,6 +79,10 @@ struct RedisOptions: ParsableArguments {
     configuration.stallTimeout = redisStallTimeout
     configuration.reconnectBaseDelay = redisReconnectBaseDelay
     configuration.reconnectMaxDelay = redisReconnectMaxDelay
+    configuration.readFrom = redisReadFrom
+    configuration.clusterRefreshInterval = redisClusterRefresh
+    configuration.clusterRefreshMinInterval = redisClusterRefreshMinInterval
+    configuration.clusterMaxRedirects = redisClusterMaxRedirects
     return configuration
   }
 
@@ -69,6 +93,8 @@ struct RedisOptions: ParsableArguments {
     return configuration
   }
 }
+
+extension RedisConfiguration.ReadFrom: ExpressibleByArgument {}
 
 /// The feature routes' settings. Defaults come from `FeatureServiceConfiguration`.
 struct FeatureOptions: ParsableArguments {

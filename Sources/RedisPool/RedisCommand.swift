@@ -5,6 +5,11 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
   public let encoded: [UInt8]
   /// The command name (first argument), for errors and metrics.
   public let name: String
+  /// The cluster slot of the command's key, nil for a command without one (PING, MULTI): the
+  /// pool routes a command by it in a cluster.
+  public let slot: UInt16?
+  /// True for a command that only reads, which a cluster may send to a replica.
+  public let isReadOnly: Bool
 
   /// A command from its arguments, e.g. `RedisCommand("HGETALL", "fs:customer:42")`.
   public init(_ arguments: String...) {
@@ -22,6 +27,8 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     for argument in arguments { Self.appendBulk(argument, to: &bytes) }
     encoded = bytes
     name = String(decoding: arguments[0], as: UTF8.self).uppercased()
+    slot = Self.keyPosition(name: name, arguments: arguments).map { ClusterSlot.of(arguments[$0]) }
+    isReadOnly = Self.readOnlyNames.contains(name)
   }
 
   /// Arguments encoded once and reused in many commands (the fields of an HMGET that every read
@@ -50,7 +57,41 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     bytes.append(contentsOf: tail.bytes)
     encoded = bytes
     self.name = name
+    slot = ClusterSlot.of(key)
+    isReadOnly = Self.readOnlyNames.contains(name)
   }
+
+  /// Where a command's (first) key is among its arguments, nil when it has none. Every command
+  /// the server sends has one key, or all its keys in one slot (hash tags).
+  static func keyPosition(name: String, arguments: [[UInt8]]) -> Int? {
+    switch name {
+    case "PING", "INFO", "MULTI", "EXEC", "DISCARD", "CLIENT", "AUTH", "SELECT", "CLUSTER", "ASKING", "READONLY",
+      "READWRITE", "SCRIPT", "FLUSHALL", "FLUSHDB", "DBSIZE", "CONFIG", "COMMAND", "HELLO", "ECHO", "TIME",
+      "SLOWLOG", "DEBUG", "FUNCTION", "WAIT":
+      return nil
+    case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
+      // name script numkeys key...: keyless when numkeys is 0.
+      guard arguments.count > 3, let keys = Int(String(decoding: arguments[2], as: UTF8.self)), keys > 0 else {
+        return nil
+      }
+      return 3
+    case "XREAD", "XREADGROUP":
+      guard
+        let streams = arguments.firstIndex(where: { String(decoding: $0, as: UTF8.self).uppercased() == "STREAMS" }),
+        streams + 1 < arguments.count
+      else { return nil }
+      return streams + 1
+    default:
+      return arguments.count > 1 ? 1 : nil
+    }
+  }
+
+  /// Commands that only read: in a cluster they may go to a replica.
+  static let readOnlyNames: Set<String> = [
+    "GET", "MGET", "HGET", "HMGET", "HGETALL", "HLEN", "HEXISTS", "HKEYS", "HVALS", "EXISTS", "TTL", "PTTL", "TYPE",
+    "STRLEN", "ZRANGE", "ZRANGEBYSCORE", "ZREVRANGE", "ZSCORE", "ZCARD", "ZCOUNT", "LRANGE", "LLEN", "SMEMBERS",
+    "SCARD", "SISMEMBER", "XRANGE", "XREVRANGE", "XLEN", "EVAL_RO", "EVALSHA_RO", "FCALL_RO",
+  ]
 
   static func appendBulk(_ argument: [UInt8], to bytes: inout [UInt8]) {
     bytes.append(UInt8(ascii: "$"))

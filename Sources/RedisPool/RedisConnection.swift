@@ -44,13 +44,28 @@ final class RedisConnection: EventHandler {
     /// nil once the command timed out: its caller has had its answer, and the reply, when it
     /// comes, is read and dropped.
     var completion: Completion?
+    /// In a cluster, the command itself, to follow a redirection; nil otherwise.
+    var command: RedisCommand?
+    /// Redirections this command has followed so far.
+    var redirects: Int
   }
 
   let loop: EventLoop
   let configuration: RedisConfiguration
   let statistics: RedisLoopStatistics
-  let health: RedisLoopHealth
+  /// The health of the server this connection talks to (shared with its other connections).
+  private(set) var health: RedisLoopHealth
   let index: Int
+  /// The server this connection talks to: the configured one, or a cluster node.
+  private(set) var endpoint: RedisConfiguration.Endpoint
+  /// Sends `READONLY` after connecting (a cluster replica serving reads).
+  private(set) var readOnly = false
+  /// In a cluster, the loop's router: it follows redirections and hears of lost connections.
+  unowned var router: RedisLoopPool? = nil
+  /// Whether a cluster connection has been given a node yet (it does not connect before).
+  private var assigned = false
+  /// The node to move to once the commands in flight are answered.
+  private var pendingTarget: (endpoint: RedisConfiguration.Endpoint, readOnly: Bool)? = nil
   private var context: UnsafeMutablePointer<redisAsyncContext>? = nil
   private var fd: Int32 = -1
   private var registered = false
@@ -78,8 +93,9 @@ final class RedisConnection: EventHandler {
   /// Why the context is being torn down, for the commands that fail with it.
   private var teardownReason: RedisError? = nil
   private var lastLoggedProblem: String? = nil
-  /// Whether this connection is counted in `connectionsUp`.
+  /// Whether this connection is counted in `connectionsUp`, and in which server's.
   private var countedUp = false
+  private var countedIn: RedisLoopHealth? = nil
 
   init(
     loop: EventLoop, configuration: RedisConfiguration, statistics: RedisLoopStatistics, health: RedisLoopHealth,
@@ -90,6 +106,8 @@ final class RedisConnection: EventHandler {
     self.statistics = statistics
     self.health = health
     self.index = index
+    self.endpoint = configuration.endpoint
+    assigned = !configuration.isCluster
   }
 
   var isReady: Bool { state == .ready }
@@ -98,6 +116,11 @@ final class RedisConnection: EventHandler {
   var inFlight: Int { pending.count - pendingHead }
   /// Ready, with commands queued in this loop iteration that leave at its end in one write.
   var awaitsFlush: Bool { flushScheduled && state == .ready }
+  /// The node this connection talks to, or will once it has moved, and in which role.
+  var target: (endpoint: RedisConfiguration.Endpoint, readOnly: Bool)? {
+    guard assigned else { return nil }
+    return pendingTarget ?? (endpoint, readOnly)
+  }
 
   // MARK: Connecting
 
@@ -105,7 +128,7 @@ final class RedisConnection: EventHandler {
     guard state == .waiting else { return }
     reconnectTimer = nil
     let created: UnsafeMutablePointer<redisAsyncContext>?
-    switch configuration.endpoint {
+    switch endpoint {
     case .tcp(let host, let port): created = redisAsyncConnect(host, Int32(port))
     case .unix(let path): created = redisAsyncConnectUnix(path)
     }
@@ -160,6 +183,7 @@ final class RedisConnection: EventHandler {
       }
     }
     if configuration.database != 0 { steps.append(RedisCommand("SELECT", String(configuration.database))) }
+    if readOnly { steps.append(RedisCommand("READONLY")) }
     steps.append(RedisCommand("CLIENT", "SETNAME", configuration.clientName))
     var remaining = steps.count
     var failure: String? = nil
@@ -194,11 +218,55 @@ final class RedisConnection: EventHandler {
     everConnected = true
     countedUp = true
     statistics.connectionsUp.wrappingIncrement(ordering: .relaxed)
+    countedIn = health
+    health.connectionsUp.wrappingIncrement(ordering: .relaxed)
     if lastLoggedProblem != nil {
-      redisLogger.notice(
-        "redis connection is back", metadata: ["connection": "\(index)", "redis": "\(configuration.redactedURL)"])
+      redisLogger.notice("redis connection is back", metadata: ["connection": "\(index)", "redis": "\(shownServer)"])
       lastLoggedProblem = nil
     }
+  }
+
+  /// The server, for logs: the URL, or the cluster node.
+  private var shownServer: String {
+    guard configuration.isCluster, case .tcp(let host, let port) = endpoint else { return configuration.redactedURL }
+    return "cluster node \(ClusterTopology.address(host: host, port: port))"
+  }
+
+  // MARK: Moving between cluster nodes
+
+  /// Points this connection at another cluster node (or a new role on the same one): at once when
+  /// nothing is in flight, else once the replies in flight have come (no command is failed by a
+  /// topology change). The router stops sending it commands before calling this.
+  func retarget(to endpoint: RedisConfiguration.Endpoint, readOnly: Bool, health: RedisLoopHealth) {
+    self.health = health
+    if assigned && endpoint == self.endpoint && readOnly == self.readOnly && pendingTarget == nil { return }
+    assigned = true
+    switch state {
+    case .closed:
+      return
+    case .waiting:
+      pendingTarget = nil
+      self.endpoint = endpoint
+      self.readOnly = readOnly
+      if let reconnectTimer { loop.cancel(reconnectTimer) }
+      reconnectTimer = nil
+      failedAttempts = 0
+      lastLoggedProblem = nil  // the topology's log line says why it moved
+      connect()
+    case .tearingDown:
+      pendingTarget = (endpoint, readOnly)  // cleanup picks it up
+    case .connecting, .handshaking, .ready:
+      pendingTarget = (endpoint, readOnly)
+      if inFlight == 0, let ac = context {
+        tearDown(ac, reason: .connectionLost("moved to another cluster node"))
+      }
+    }
+  }
+
+  /// Called after each reply: a connection waiting to move goes once it owes none.
+  private func moveIfDrained() {
+    guard pendingTarget != nil, inFlight == 0, state != .tearingDown, let ac = context else { return }
+    tearDown(ac, reason: .connectionLost("moved to another cluster node"))
   }
 
   private func handshakeFailed(_ reason: String) {
@@ -219,25 +287,28 @@ final class RedisConnection: EventHandler {
     guard countedUp else { return }
     countedUp = false
     statistics.connectionsUp.wrappingDecrement(ordering: .relaxed)
+    countedIn?.connectionsUp.wrappingDecrement(ordering: .relaxed)
+    countedIn = nil
   }
 
   // MARK: Commands
 
   /// Sends a command if this connection is ready; otherwise fails it with `.unavailable`.
-  func send(_ command: RedisCommand, completion: Completion) {
+  /// `redirects` counts the cluster redirections it has followed to get here.
+  func send(_ command: RedisCommand, completion: Completion, redirects: Int = 0) {
     guard state == .ready else {
       statistics.record(.unavailable)
       completion.fail(.unavailable)
       return
     }
-    enqueue(command, completion: completion)
+    enqueue(command, completion: completion, redirects: redirects)
   }
 
   private func enqueue(_ command: RedisCommand, completion: @escaping (RedisResult) -> Void) {
-    enqueue(command, completion: .value(completion))
+    enqueue(command, completion: .value(completion), redirects: 0)
   }
 
-  private func enqueue(_ command: RedisCommand, completion: Completion) {
+  private func enqueue(_ command: RedisCommand, completion: Completion, redirects: Int) {
     guard let ac = context else {
       completion.fail(.unavailable)
       return
@@ -254,7 +325,10 @@ final class RedisConnection: EventHandler {
     }
     let now = monotonicNanoseconds()
     let deadline = now &+ nanoseconds(fromSeconds: configuration.commandTimeout)
-    pending.append(Pending(deadline: deadline, started: now, completion: completion))
+    pending.append(
+      Pending(
+        deadline: deadline, started: now, completion: completion, command: router == nil ? nil : command,
+        redirects: redirects))
     statistics.inFlight.wrappingIncrement(ordering: .relaxed)
     if commandTimer == nil || deadline < commandTimerDeadline {
       if let commandTimer { loop.cancel(commandTimer) }
@@ -265,6 +339,7 @@ final class RedisConnection: EventHandler {
   /// A reply (or NULL, when the connection is going away) for the oldest pending command.
   fileprivate func replyArrived(_ reply: UnsafeMutablePointer<redisReply>?, errorText: String?) {
     guard pendingHead < pending.count else { return }
+    defer { if reply != nil { moveIfDrained() } }
     let entry = pending[pendingHead]
     pendingHead += 1
     if pendingHead == pending.count {
@@ -284,6 +359,14 @@ final class RedisConnection: EventHandler {
       return  // answered `.timeout` already: its late reply (or loss) is dropped
     }
     if let reply {
+      if reply.pointee.type == REDIS_REPLY_ERROR, let router, let command = entry.command,
+        let redirect = ClusterRedirect(
+          errorText: UnsafeRawBufferPointer(start: reply.pointee.str, count: reply.pointee.len))
+      {
+        statistics.recordRedirect(redirect.kind)
+        router.follow(redirect, command: command, completion: completion, redirects: entry.redirects + 1)
+        return
+      }
       let now = lastReplyAt
       statistics.recordLatency(nanoseconds: now &- entry.started)
       statistics.record(reply.pointee.type == REDIS_REPLY_ERROR ? .errorReply : .ok)
@@ -436,6 +519,17 @@ final class RedisConnection: EventHandler {
     // hiredis has already called every pending callback with NULL; anything left is ours.
     while pendingHead < pending.count { replyArrived(nil, errorText: "connection closed") }
     if state == .closed { return }
+    if let target = pendingTarget {
+      pendingTarget = nil
+      endpoint = target.endpoint
+      readOnly = target.readOnly
+      state = .waiting
+      failedAttempts = 0
+      lastLoggedProblem = nil
+      // Not from inside hiredis's free: the next loop iteration connects.
+      reconnectTimer = loop.schedule(afterNanoseconds: 0) { [weak self] in self?.connect() }
+      return
+    }
     let reason: String
     switch teardownReason {
     case .connectionLost(let text)?: reason = text
@@ -451,6 +545,7 @@ final class RedisConnection: EventHandler {
     state = .waiting
     failedAttempts += 1
     logProblem(reason)
+    router?.connectionFailed()
     let exponent = min(failedAttempts - 1, 20)
     let ceiling = min(configuration.reconnectMaxDelay, configuration.reconnectBaseDelay * Double(1 << exponent))
     let delay = ceiling * Double.random(in: 0.5...1.0)
@@ -465,7 +560,7 @@ final class RedisConnection: EventHandler {
     lastLoggedProblem = problem
     redisLogger.warning(
       "redis connection problem",
-      metadata: ["connection": "\(index)", "redis": "\(configuration.redactedURL)", "problem": "\(problem)"])
+      metadata: ["connection": "\(index)", "redis": "\(shownServer)", "problem": "\(problem)"])
   }
 
   /// Closes for good: pending commands fail with `.closed`.

@@ -12,6 +12,9 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
   case closed
   /// Too many commands are in flight already (`maxInFlight`): the command was not sent.
   case overloaded
+  /// A Redis Cluster could not serve the command: no reachable node owns its slot, the cluster
+  /// answered CLUSTERDOWN, or it was redirected more than `clusterMaxRedirects` times.
+  case clusterUnavailable(String)
 
   public var description: String {
     switch self {
@@ -20,6 +23,7 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
     case .connectionLost(let reason): "Redis connection lost: \(reason)"
     case .closed: "Redis pool closed"
     case .overloaded: "too many Redis commands in flight"
+    case .clusterUnavailable(let reason): "Redis Cluster unavailable: \(reason)"
     }
   }
 }

@@ -4,12 +4,17 @@ import Synchronization
 /// A fixed pool of hiredis connections (50 by default) spread evenly over the loops of an
 /// `EventLoopGroup`. Each loop owns its connections; `on(_:)` gives a loop's share, to be used on
 /// that loop's thread.
+///
+/// For a Redis Cluster (`redis+cluster://`), each loop spreads its share over the nodes it
+/// routes to (at least one connection per node), a monitor thread keeps the topology current,
+/// and a changed topology moves connections between nodes without failing commands in flight.
 public final class RedisPool: @unchecked Sendable {
   public let configuration: RedisConfiguration
   public let group: EventLoopGroup
   private let loopPools: [RedisLoopPool]
   private let statistics: [RedisLoopStatistics]
   private let started = Mutex<Bool>(false)
+  private let monitor: ClusterTopologyMonitor?
 
   /// Creates the pool; nothing connects until `start()`.
   public init(configuration: RedisConfiguration, group: EventLoopGroup) throws {
@@ -23,25 +28,45 @@ public final class RedisPool: @unchecked Sendable {
     self.group = group
     var pools: [RedisLoopPool] = []
     var allStatistics: [RedisLoopStatistics] = []
-    var connectionIndex = 0
+    let nextIndex = Mutex<Int>(0)
     for loop in group.loops {
       let count = RedisPool.share(of: configuration.poolSize, loop: loop.index, loops: group.loops.count)
       let loopStatistics = RedisLoopStatistics()
-      let health = RedisLoopHealth()
-      let connections = (0..<count).map { _ -> RedisConnection in
-        defer { connectionIndex += 1 }
+      let makeConnection = { (health: RedisLoopHealth) -> RedisConnection in
+        let index = nextIndex.withLock { value -> Int in
+          defer { value += 1 }
+          return value
+        }
         return RedisConnection(
-          loop: loop, configuration: configuration, statistics: loopStatistics, health: health, index: connectionIndex)
+          loop: loop, configuration: configuration, statistics: loopStatistics, health: health, index: index)
       }
-      pools.append(
-        RedisLoopPool(
-          loop: loop, connections: connections, statistics: loopStatistics, health: health,
-          commandsPerWrite: configuration.commandsPerWrite,
-          maxInFlight: max(1, (configuration.maxInFlight + group.loops.count - 1) / group.loops.count)))
+      let health = RedisLoopHealth()
+      let connections = (0..<count).map { _ in makeConnection(health) }
+      let single = configuration.isCluster ? nil : NodeConnections(connections: connections, health: health)
+      let pool = RedisLoopPool(
+        loop: loop, connections: connections, statistics: loopStatistics, configuration: configuration,
+        maxInFlight: max(1, (configuration.maxInFlight + group.loops.count - 1) / group.loops.count),
+        single: single, makeConnection: makeConnection)
+      if configuration.isCluster {
+        for connection in connections { connection.router = pool }
+      }
+      pools.append(pool)
       allStatistics.append(loopStatistics)
     }
     loopPools = pools
     statistics = allStatistics
+    if configuration.isCluster {
+      let boxes = pools.map(UnsafeSendableBox.init)
+      let monitor = ClusterTopologyMonitor(configuration: configuration) { topology in
+        for box in boxes {
+          box.value.loop.execute { box.value.apply(topology) }
+        }
+      }
+      for pool in pools { pool.requestRefresh = { [weak monitor] in monitor?.requestRefresh() } }
+      self.monitor = monitor
+    } else {
+      monitor = nil
+    }
   }
 
   /// Connections a loop gets: an even split, the remainder going to the first loops.
@@ -57,6 +82,11 @@ public final class RedisPool: @unchecked Sendable {
       return !wasStarted
     }
     guard first else { return }
+    if let monitor {
+      // Cluster connections connect once the topology says where.
+      monitor.start()
+      return
+    }
     for pool in loopPools {
       let box = UnsafeSendableBox(pool)
       pool.loop.execute {
@@ -73,6 +103,7 @@ public final class RedisPool: @unchecked Sendable {
   /// Closes every connection; commands in flight fail with `.closed`. `completion` runs once all
   /// loops have closed theirs (on some loop thread).
   public func close(completion: @escaping @Sendable () -> Void = {}) {
+    monitor?.stop()
     let remaining = Mutex<Int>(loopPools.count)
     for pool in loopPools {
       let box = UnsafeSendableBox(pool)
@@ -109,6 +140,15 @@ public final class RedisPool: @unchecked Sendable {
       sumNanoseconds += loopStatistics.latencySumNanoseconds.load(ordering: .relaxed)
     }
     snapshot.latencySumSeconds = Double(sumNanoseconds) / 1e9
+    for kind in ClusterRedirect.Kind.allCases {
+      snapshot.redirects[kind] = statistics.reduce(0) { $0 + $1.redirects[kind.rawValue].load(ordering: .relaxed) }
+    }
+    if let monitor {
+      let status = monitor.status()
+      snapshot.cluster = ClusterStatus(
+        topology: status.topology, refreshes: status.refreshes, lastRefreshError: status.lastError,
+        unreachableNodesByLoop: loopPools.map { $0.unreachableServers() })
+    }
     return snapshot
   }
 }

@@ -14,6 +14,12 @@ final class RedisLoopStatistics: Sendable {
   let outcomes: [ManagedAtomic<Int>] = RedisOutcome.allCases.map { _ in ManagedAtomic<Int>(0) }
   let latencyBuckets: [ManagedAtomic<Int>] = (0...latencyBounds.count).map { _ in ManagedAtomic<Int>(0) }
   let latencySumNanoseconds = ManagedAtomic<Int>(0)
+  /// Cluster redirections followed, by kind.
+  let redirects: [ManagedAtomic<Int>] = ClusterRedirect.Kind.allCases.map { _ in ManagedAtomic<Int>(0) }
+
+  func recordRedirect(_ kind: ClusterRedirect.Kind) {
+    redirects[kind.rawValue].wrappingIncrement(ordering: .relaxed)
+  }
 
   func record(_ outcome: RedisOutcome) {
     outcomes[outcome.rawValue].wrappingIncrement(ordering: .relaxed)
@@ -43,6 +49,9 @@ public enum RedisOutcome: Int, CaseIterable, Sendable {
   case unavailable
   /// Refused at once: too many commands in flight.
   case rejected
+  /// A cluster could not route it: its slot has no reachable node, the cluster is down, or it
+  /// was redirected too often.
+  case clusterUnroutable
 
   /// The label used in metrics.
   public var label: String {
@@ -53,6 +62,7 @@ public enum RedisOutcome: Int, CaseIterable, Sendable {
     case .connectionLost: "connection_lost"
     case .unavailable: "unavailable"
     case .rejected: "rejected"
+    case .clusterUnroutable: "cluster_unroutable"
     }
   }
 }
@@ -76,4 +86,20 @@ public struct RedisPoolStatistics: Sendable {
   public var latencySumSeconds = 0.0
   /// The bucket bounds in seconds, matching `latencyBucketCounts` (without +Inf).
   public var latencyBounds: [Double] { RedisLoopStatistics.latencyBounds }
+  /// Cluster redirections followed, by kind.
+  public var redirects: [ClusterRedirect.Kind: Int] = [:]
+  /// The cluster as the pool sees it; nil for a single Redis.
+  public var cluster: ClusterStatus? = nil
+}
+
+/// What the pool knows of a cluster, for `/ready` and `/metrics`.
+public struct ClusterStatus: Sendable {
+  /// The last topology read, nil before the first one.
+  public var topology: ClusterTopology?
+  /// Topology reads by result (`ok`, `failed`).
+  public var refreshes: [String: Int] = [:]
+  /// The last reason a topology read failed, if the last one failed.
+  public var lastRefreshError: String?
+  /// Nodes each loop has no live connection to although it routes commands there, by loop.
+  public var unreachableNodesByLoop: [[String]] = []
 }

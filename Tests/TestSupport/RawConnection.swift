@@ -35,6 +35,7 @@ public final class RawConnection {
       let n = bytes.withUnsafeBytes {
         Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
       }
+      if n < 0 && errno == EINTR { continue }
       if n <= 0 { return }
       offset += n
     }
@@ -50,6 +51,7 @@ public final class RawConnection {
         received.append(contentsOf: buffer[0..<n])
         continue
       }
+      if n < 0 && errno == EINTR { continue }  // a signal (a child process ending), not the server
       return (String(decoding: received, as: UTF8.self), n == 0 || errno == ECONNRESET)
     }
   }
@@ -62,6 +64,7 @@ public final class RawConnection {
       let responses = RawConnection.split(String(decoding: received, as: UTF8.self))
       if responses.count >= count { return responses }
       let n = read(fd, &buffer, buffer.count)
+      if n < 0 && errno == EINTR { continue }  // a signal (a child process ending), not the server
       if n <= 0 { return responses }
       received.append(contentsOf: buffer[0..<n])
     }

@@ -101,12 +101,12 @@ public struct FeastRepository: Sendable {
       throw fail("online_store type '\(type)' is not supported: featureserver serves Feast's Redis online store")
     }
     let redisType = (store["redis_type"] as? String) ?? "redis"
-    guard redisType == "redis" else {
+    guard redisType == "redis" || redisType == "redis_cluster" else {
       throw fail(
-        "online_store.redis_type '\(redisType)' is not supported yet: featureserver connects to one Redis server")
+        "online_store.redis_type '\(redisType)' is not supported: featureserver serves redis and redis_cluster")
     }
     let connection = (store["connection_string"] as? String) ?? "localhost:6379"
-    let redisURL = try redisURL(fromConnectionString: connection) { fail($0) }
+    let redisURL = try redisURL(fromConnectionString: connection, cluster: redisType == "redis_cluster") { fail($0) }
     var keyTTL: Int? = nil
     if let ttl = store["key_ttl_seconds"] {
       guard let seconds = ttl as? Int, seconds > 0, seconds <= Int(Int32.max) else {
@@ -134,32 +134,41 @@ public struct FeastRepository: Sendable {
       registry: registry)
   }
 
-  /// Feast's `host:port[,host:port...][,name=value...]` as `redis://[user:password@]host:port/db`.
-  static func redisURL(fromConnectionString text: String, fail: (String) -> FeastRepositoryError) throws -> String {
-    var host: String? = nil
+  /// Feast's `host:port[,host:port...][,name=value...]` as `redis://[user:password@]host:port/db`,
+  /// or for a cluster (whose hosts are seed nodes) `redis+cluster://[user:password@]host:port,...`.
+  static func redisURL(
+    fromConnectionString text: String, cluster: Bool = false, fail: (String) -> FeastRepositoryError
+  ) throws -> String {
+    var hosts: [String] = []
     var parameters: [String: String] = [:]
     for part in text.split(separator: ",", omittingEmptySubsequences: true) {
       let part = part.trimmingCharacters(in: .whitespaces)
       if let equals = part.firstIndex(of: "=") {
         parameters[String(part[..<equals]).lowercased()] = String(part[part.index(after: equals)...])
-      } else if host == nil {
-        host = part
       } else {
-        throw fail(
-          "online_store.connection_string names several servers; featureserver connects to one (redis_type: redis)")
+        hosts.append(part.contains(":") ? part : part + ":6379")
       }
     }
-    guard let host, !host.isEmpty else { throw fail("online_store.connection_string has no host:port") }
+    guard !hosts.isEmpty, !hosts.contains(where: \.isEmpty) else {
+      throw fail("online_store.connection_string has no host:port")
+    }
+    guard cluster || hosts.count == 1 else {
+      throw fail(
+        "online_store.connection_string names several servers; with redis_type: redis featureserver connects to one")
+    }
     if let ssl = parameters["ssl"], ssl.lowercased() == "true" {
       throw fail("online_store.connection_string asks for ssl=true: featureserver talks to Redis without TLS")
     }
-    let address = host.contains(":") ? host : host + ":6379"
     var credentials = ""
     if let password = parameters["password"] {
       let user = parameters["username"].map(percentEncoded) ?? ""
       credentials = "\(user):\(percentEncoded(password))@"
     }
-    var url = "redis://\(credentials)\(address)"
+    if cluster {
+      // skip_full_coverage_check and the like tune redis-py's client; a cluster has only db 0.
+      return "redis+cluster://\(credentials)\(hosts.joined(separator: ","))"
+    }
+    var url = "redis://\(credentials)\(hosts[0])"
     if let db = parameters["db"] {
       guard let number = Int(db), number >= 0 else { throw fail("online_store.connection_string: db must be a number") }
       url += "/\(number)"

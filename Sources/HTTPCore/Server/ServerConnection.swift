@@ -173,6 +173,11 @@ final class ServerConnection: EventHandler {
   /// Redis replies (an HTTP/2 connection's streams, or pipelined requests) leave in one writev
   /// instead of one each.
   func outputChanged() {
+    // Output that was all sent: the wait for the client starts now, not at the last write (a
+    // new connection has none; a kept-alive one's may be long ago). Without this, the second's
+    // sweep falling between this answer and its flush at the end of the batch took it for a
+    // client that had read nothing for `sendTimeout`, and closed it unanswered.
+    if accountedOutput == 0 { lastWriteProgress = loop.now }
     if processing || closed || flushScheduled { return }
     flushScheduled = true
     loop.deferUntilEndOfBatch { [self] in
