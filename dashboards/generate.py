@@ -102,6 +102,19 @@ panel("Commands by outcome and reconnects", [
     (f"sum by (outcome) ({rate('featureserver_redis_commands_total')})", "{{outcome}}"),
     (f"{rate('featureserver_redis_reconnects_total')}", "reconnects")], unit="ops", width=6)
 
+row("Redis Cluster (empty for a single Redis)")
+panel("Slots served by a healthy primary", [("featureserver_redis_cluster_slots_served", "slots")], width=6,
+      kind="stat", thresholds=[(16384, "green")],
+      description="Of 16384. Fewer: a primary failed and no replica has taken over yet; reads of its slots fail fast.")
+panel("Cluster nodes by role and health", [
+    ("sum by (role, health) (featureserver_redis_cluster_nodes)", "{{role}} {{health}}")], width=6)
+panel("Redirects followed, by kind", [
+    (f"sum by (kind) ({rate('featureserver_redis_cluster_redirects_total')})", "{{kind}}")], unit="ops", width=6,
+    description="moved/ask: slots migrating (resharding); clusterdown: the cluster refused while failing over.")
+panel("Topology reads, by result", [
+    (f"sum by (result) ({rate('featureserver_redis_cluster_topology_refreshes_total')})", "{{result}}")],
+    unit="ops", width=6)
+
 row("Predictions")
 ALL_PREDICTIONS = "sum(" + rate("featureserver_predictions_total") + ")"
 panel("Fraud rate and degraded rate", [

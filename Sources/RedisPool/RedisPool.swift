@@ -69,6 +69,10 @@ public final class RedisPool: @unchecked Sendable {
     }
   }
 
+  deinit {
+    monitor?.stop()  // a pool dropped without close() must not leave its thread polling
+  }
+
   /// Connections a loop gets: an even split, the remainder going to the first loops.
   static func share(of total: Int, loop: Int, loops: Int) -> Int {
     total / loops + (loop < total % loops ? 1 : 0)

@@ -86,6 +86,72 @@ final class ClusterServingTests: XCTestCase {
     let metrics = get(onCluster, "/metrics")
     XCTAssertTrue(metrics.contains("featureserver_redis_cluster_slots_served 16384"), metrics)
     XCTAssertTrue(metrics.contains(#"featureserver_redis_cluster_nodes{role="primary",health="ok"} 3"#))
+    // The dashboard's and the alerts' cluster metrics (which OperationsTests cannot see on a
+    // single Redis) are all exported.
+    let sources = try ["dashboards/grafana/featureserver.json", "dashboards/prometheus/alerts.yml"].map {
+      try String(contentsOf: packageRoot.appendingPathComponent($0), encoding: .utf8)
+    }.joined()
+    let named = try NSRegularExpression(pattern: "featureserver_redis_cluster_[a-z_]+")
+    let names = Set(
+      named.matches(in: sources, range: NSRange(sources.startIndex..., in: sources)).compactMap {
+        Range($0.range, in: sources).map { String(sources[$0]) }
+      })
+    XCTAssertGreaterThanOrEqual(names.count, 4)
+    for name in names {
+      XCTAssertTrue(metrics.contains("\n\(name){") || metrics.contains("\n\(name) "), "\(name) is not exported")
+    }
+  }
+
+  func testFeastWritesAndReadsOnAClusterAnswerAsOnASingleRedis() throws {
+    let cluster = try RedisClusterProcess()
+    let single = try RedisServerProcess()
+    let seeds = cluster.nodes.prefix(2).map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
+    let onCluster = try ServerProcess(arguments: [
+      "--threads", "2",
+      "--feast-repo",
+      try FeastTestRepository.writeRepository(
+        connectionString: seeds + ",skip_full_coverage_check=true", redisType: "redis_cluster", name: "cluster-\(seeds)"
+      ).path,
+    ])
+    let onSingle = try ServerProcess(arguments: [
+      "--threads", "2",
+      "--feast-repo",
+      try FeastTestRepository.writeRepository(
+        connectionString: "127.0.0.1:\(single.port)", name: "single-\(single.port)"
+      )
+      .path,
+    ])
+    defer {
+      onCluster.stop()
+      onSingle.stop()
+    }
+    let cards = Array(1...120)
+    let df = """
+      {"card_id": [\(cards.map(String.init).joined(separator: ","))],
+       "amount": [\(cards.map { "\($0).25" }.joined(separator: ","))],
+       "country": [\(cards.map { "\"C\($0 % 7)\"" }.joined(separator: ","))],
+       "counts": [\(cards.map { "[\($0), 2]" }.joined(separator: ","))],
+       "event_timestamp": [\(cards.map { _ in "\"2026-11-30T10:00:00Z\"" }.joined(separator: ","))]}
+      """
+    let write = #"{"feature_view_name": "card_stats", "df": \#(df)}"#
+    let push =
+      #"{"push_source_name": "card_push", "to": "online", "df": {"card_id": [7], "amount": [99.5], "country": ["PT"], "counts": [[3]], "event_timestamp": ["2026-11-30T12:00:00Z"]}}"#
+    for server in [onCluster, onSingle] {
+      XCTAssertTrue(post(server, "/write-to-online-store", write).hasPrefix("HTTP/1.1 200"))
+      XCTAssertTrue(post(server, "/push", push).hasPrefix("HTTP/1.1 200"))
+    }
+    // Rows on every shard (and unknown cards), in one request and one by one.
+    let everyCard =
+      #"{"features": ["card_stats:amount", "card_stats:country", "card_stats:counts"], "entities": {"card_id": [\#((cards + [500, 501]).map(String.init).joined(separator: ","))]}}"#
+    let clusterAnswer = essence(post(onCluster, "/get-online-features", everyCard))
+    XCTAssertTrue(clusterAnswer.hasPrefix("HTTP/1.1 200"), clusterAnswer)
+    XCTAssertTrue(clusterAnswer.contains("99.5"), "the push landed")
+    XCTAssertEqual(clusterAnswer, essence(post(onSingle, "/get-online-features", everyCard)))
+    for card in [1, 7, 64, 120, 999] {
+      let one = #"{"features": ["card_stats:amount"], "entities": {"card_id": [\#(card)]}}"#
+      XCTAssertEqual(
+        essence(post(onCluster, "/get-online-features", one)), essence(post(onSingle, "/get-online-features", one)))
+    }
   }
 
   /// Runs the fraud scenario against `server` for `seconds`, in the background.

@@ -204,17 +204,23 @@ def continuation_flood():
 
 
 def flood(kind):
-    # SETTINGS or PING frames without ever reading the acknowledgements.
+    # SETTINGS or PING frames without ever reading the acknowledgements: up to 2 million frames
+    # (18 MB), sent a thousand at a time, so that the acknowledgements outgrow any socket buffer
+    # the kernel may autotune to (4 MB on loopback) and the server must face a client that does
+    # not read (with 200 000 frames, whether they fit depended on timing).
     sock = connect()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.sendall(PREFACE + SettingsFrame(0).serialize())
     closed = False
     try:
-        for index in range(200000):
-            frame = SettingsFrame(0) if kind == "settings" else PingFrame(0)
-            if kind == "ping":
-                frame.opaque_data = index.to_bytes(8, "big")
-            sock.sendall(frame.serialize())
+        for batch in range(2000):
+            chunk = bytearray()
+            for index in range(batch * 1000, batch * 1000 + 1000):
+                frame = SettingsFrame(0) if kind == "settings" else PingFrame(0)
+                if kind == "ping":
+                    frame.opaque_data = index.to_bytes(8, "big")
+                chunk += frame.serialize()
+            sock.sendall(chunk)
     except OSError:
         closed = True
     frames, closed_later = raw_frames(sock, 5)

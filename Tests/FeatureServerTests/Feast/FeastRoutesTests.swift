@@ -314,8 +314,15 @@ final class FeastRoutesTests: XCTestCase {
 /// Python transformation (listed, not served).
 enum FeastTestRepository {
   static func serving(redisPort: Int, configuration: FeastConfiguration = FeastConfiguration()) throws -> FeastServing {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "feast-routes-\(getpid())-\(redisPort)")
+    let directory = try writeRepository(connectionString: "127.0.0.1:\(redisPort)", name: "\(redisPort)")
+    let repository = try FeastRepository.load(directory: directory.path, environment: [:])
+    return FeastServing(repository: repository, configuration: configuration)
+  }
+
+  /// Writes the repository (feature_store.yaml and the registry) to a fresh directory named by
+  /// `name`, for the Redis (or, with `redisType: redis_cluster`, the cluster) at `connectionString`.
+  static func writeRepository(connectionString: String, redisType: String = "redis", name: String) throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("feast-routes-\(getpid())-\(name)")
     try FileManager.default.createDirectory(
       at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
     try """
@@ -324,12 +331,13 @@ enum FeastTestRepository {
     provider: local
     online_store:
       type: redis
-      connection_string: "127.0.0.1:\(redisPort)"
+      redis_type: \(redisType)
+      connection_string: "\(connectionString)"
     entity_key_serialization_version: 3
     """.write(to: directory.appendingPathComponent("feature_store.yaml"), atomically: true, encoding: .utf8)
-    try writeRegistry(registry(), redisPort: redisPort)
-    let repository = try FeastRepository.load(directory: directory.path, environment: [:])
-    return FeastServing(repository: repository, configuration: configuration)
+    try Data(registry().serializedBytes() as [UInt8]).write(
+      to: directory.appendingPathComponent("data/registry.db"), options: .atomic)
+    return directory
   }
 
   /// Replaces the registry file, as `feast apply` does.
