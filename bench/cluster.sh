@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # What routing over a Redis Cluster costs: GET /features/customer/<random id> and POST /predict with
-# the cache off (every request reads Redis), featureserver over one redis-server and over a local
-# 3-primary + 3-replica cluster (scripts/redis-cluster.sh), both loaded with the bundled data, same
-# machine, same wrk Lua scripts, alternating round by round; medians and ratios at the end.
-# Goal (issue 14): cluster req/s >= 0.9x single Redis, p99 within 1.2x.
+# the cache off (every request reads Redis), featureserver over one redis-server ("single"), over a
+# local 3-primary + 3-replica cluster (scripts/redis-cluster.sh, "cluster") and over a one-node
+# cluster holding every slot ("cluster1": the routing code and nothing else, one redis-server as
+# in "single"), all loaded with the bundled data, same machine, same wrk Lua scripts, alternating
+# round by round; medians and ratios at the end. Goal (issue 14): cluster req/s >= 0.9x single
+# Redis, p99 within 1.2x. On a 2-core box the 3-primary cluster also measures three redis-servers
+# sharing the cores with the server and wrk; "cluster1" isolates the cost of routing.
 #
 #   bench/cluster.sh                      # CONNECTIONS=100 DURATION=20s ROUNDS=3 THREADS=1
 #   ROUNDS=5 DURATION=10s bench/cluster.sh
@@ -37,15 +40,28 @@ while :; do
   [ "$busy" = 0 ] && break
 done
 cluster_url=$(scripts/redis-cluster.sh start "$work/cluster" "$first")
-for table in customers:customer accounts:account merchants:merchant; do
-  .build/release/featureserver load --redis-url "$cluster_url" --entity "${table#*:}" \
-    --shift-timestamps-to-now "data/${table%%:*}.csv" >/dev/null 2>&1
+# A one-node cluster: cluster mode on, every slot on one redis-server.
+one=$(free_port)
+mkdir -p "$work/cluster1"
+redis-server --port "$one" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf --save '' \
+  --appendonly no --dir "$work/cluster1" --daemonize no --loglevel warning >"$work/cluster1.log" 2>&1 &
+pids+=($!)
+wait_for_port "$one"
+redis-cli -p "$one" cluster addslotsrange 0 16383 >/dev/null
+until redis-cli -p "$one" cluster info | grep -q 'cluster_state:ok'; do sleep 0.1; done
+for url in "$cluster_url" "redis+cluster://127.0.0.1:$one"; do
+  for table in customers:customer accounts:account merchants:merchant; do
+    .build/release/featureserver load --redis-url "$url" --entity "${table#*:}" \
+      --shift-timestamps-to-now "data/${table%%:*}.csv" >/dev/null 2>&1
+  done
 done
 
 start_ours single --cache-ttl 0
 # start_ours points at the single Redis; a later --redis-url wins.
 start_ours cluster --cache-ttl 0 --redis-url "$cluster_url"
-for name in single cluster; do  # check the answers, then warm up
+start_ours cluster1 --cache-ttl 0 --redis-url "redis+cluster://127.0.0.1:$one"
+names=(single cluster cluster1)
+for name in "${names[@]}"; do  # check the answers, then warm up
   body=$(curl -s "http://127.0.0.1:${ports[$name]}/features/customer/42")
   case "$body" in *'"status":"PRESENT"'*) ;; *) echo "$name answered: $body" >&2; exit 1 ;; esac
   wrk -t1 -c"$CONNECTIONS" -d3s -s bench/lua/features.lua "http://127.0.0.1:${ports[$name]}" >/dev/null
@@ -56,19 +72,22 @@ curl -s "http://127.0.0.1:${ports[cluster]}/metrics" | grep -q 'featureserver_re
 echo "# bench/cluster.sh $(date -u +%FT%TZ) $(nproc) cores, featureserver threads=$THREADS, cache off, wrk -t1 -c$CONNECTIONS -d$DURATION"
 : >"$work/results"
 for round in $(seq 1 "$ROUNDS"); do
-  for name in single cluster; do
+  for name in "${names[@]}"; do
     run_wrk "$name-features" -t1 -c"$CONNECTIONS" -d"$DURATION" -s bench/lua/features.lua \
       "http://127.0.0.1:${ports[$name]}" | tee -a "$work/results"
     run_wrk "$name-predict" -t1 -c"$CONNECTIONS" -d"$DURATION" -s bench/lua/predict.lua \
       "http://127.0.0.1:${ports[$name]}" | tee -a "$work/results"
   done
 done
-summarize single-features cluster-features single-predict cluster-predict
-ratio cluster-features single-features
-ratio cluster-predict single-predict
+summarize single-features cluster-features cluster1-features single-predict cluster-predict cluster1-predict
 for route in features predict; do
-  a=$(awk -v s="cluster-$route" '$1 == s {print $4}' "$work/results" | median)
-  b=$(awk -v s="single-$route" '$1 == s {print $4}' "$work/results" | median)
-  awk -v a="$a" -v b="$b" -v r="$route" 'BEGIN { printf "p99 cluster / single, %s: %.2fx\n", r, a / b }'
+  for name in cluster cluster1; do
+    a=$(awk -v s="$name-$route" '$1 == s {print $2}' "$work/results" | median)
+    b=$(awk -v s="single-$route" '$1 == s {print $2}' "$work/results" | median)
+    c=$(awk -v s="$name-$route" '$1 == s {print $4}' "$work/results" | median)
+    d=$(awk -v s="single-$route" '$1 == s {print $4}' "$work/results" | median)
+    awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v n="$name" -v r="$route" \
+      'BEGIN { printf "%s / single, %s: %.2fx req/s, %.2fx p99\n", n, r, a / b, c / d }'
+  done
 done
 curl -s "http://127.0.0.1:${ports[cluster]}/metrics" | grep -E '^featureserver_redis_cluster_redirects_total'

@@ -1,8 +1,9 @@
 // libFuzzer target for what the feature server decodes from outside data: the request bodies of
 // POST /predict and POST /features, and a stored row (any field names, values and `_ts` bytes);
 // for Feast, the body of POST /get-online-features with its entity values, a write's `df`, a
-// stored `feast.types.Value` and a stored or written timestamp. The first input byte picks the
-// decoder (0xF0 and above: the Feast ones); the rest is its input.
+// stored `feast.types.Value` and a stored or written timestamp; a Redis Cluster redirect reply and
+// a command's key slot. The first input byte picks the decoder (0xF0 and above: the Feast ones;
+// 0xE0-0xEF: the cluster ones); the rest is its input.
 // Build and run (see .ci/fuzz.sh):
 //   swift build --scratch-path .build-fuzz --product feature-decoders-fuzz \
 //     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
@@ -26,6 +27,10 @@
     let body = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
     if data[0] >= 0xF0 {
       fuzzFeast(data[0] - 0xF0, body)
+      return 0
+    }
+    if data[0] >= 0xE0 {
+      fuzzCluster(body)
       return 0
     }
     switch data[0] % 3 {
@@ -60,6 +65,20 @@
       }
     }
     return 0
+  }
+
+  /// An error reply read as a redirect, and a command (arguments split at 0xFF) routed by its key.
+  func fuzzCluster(_ body: [UInt8]) {
+    switch ClusterRedirect(errorText: body) {
+    case .moved(let slot, let address)?, .ask(let slot, let address)?:
+      precondition(Int(slot) < ClusterSlot.count && !address.isEmpty)
+    default: break
+    }
+    let arguments = body.split(separator: 0xFF, omittingEmptySubsequences: false).map(Array.init)
+    guard let first = arguments.first, !first.isEmpty else { return }
+    let command = RedisCommand(arguments: arguments)
+    if let slot = command.slot { precondition(Int(slot) < ClusterSlot.count) }
+    _ = command.isReadOnly
   }
 
   func fuzzFeast(_ selector: UInt8, _ body: [UInt8]) {

@@ -6,10 +6,43 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
   /// The command name (first argument), for errors and metrics.
   public let name: String
   /// The cluster slot of the command's key, nil for a command without one (PING, MULTI): the
-  /// pool routes a command by it in a cluster.
-  public let slot: UInt16?
+  /// pool routes a command by it in a cluster. Read from `encoded` when asked (a single Redis
+  /// never asks, and building a command stays as cheap as before clusters).
+  public var slot: UInt16? {
+    let arguments = argumentRanges()
+    guard let position = Self.keyPosition(name: name, count: arguments.count, argument: { encoded[arguments[$0]] })
+    else { return nil }
+    return ClusterSlot.of(encoded[arguments[position]])
+  }
+
   /// True for a command that only reads, which a cluster may send to a replica.
-  public let isReadOnly: Bool
+  public var isReadOnly: Bool { Self.readOnlyNames.contains(name) }
+
+  /// Where each argument's bytes are in `encoded` (RESP: `*N`, then `$len` and the bytes each).
+  private func argumentRanges() -> [Range<Int>] {
+    var ranges: [Range<Int>] = []
+    var index = 1
+    func number() -> Int {
+      var value = 0
+      while index < encoded.count, encoded[index] != 13 {
+        value = value &* 10 &+ Int(encoded[index] &- 48)
+        index += 1
+      }
+      index += 2  // CRLF
+      return value
+    }
+    let count = number()
+    ranges.reserveCapacity(count)
+    for _ in 0..<count {
+      index += 1  // $
+      let length = number()
+      let start = min(index, encoded.count)
+      let end = min(start + length, encoded.count)
+      ranges.append(start..<end)
+      index = end + 2
+    }
+    return ranges
+  }
 
   /// A command from its arguments, e.g. `RedisCommand("HGETALL", "fs:customer:42")`.
   public init(_ arguments: String...) {
@@ -27,8 +60,6 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     for argument in arguments { Self.appendBulk(argument, to: &bytes) }
     encoded = bytes
     name = String(decoding: arguments[0], as: UTF8.self).uppercased()
-    slot = Self.keyPosition(name: name, arguments: arguments).map { ClusterSlot.of(arguments[$0]) }
-    isReadOnly = Self.readOnlyNames.contains(name)
   }
 
   /// Arguments encoded once and reused in many commands (the fields of an HMGET that every read
@@ -57,13 +88,11 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     bytes.append(contentsOf: tail.bytes)
     encoded = bytes
     self.name = name
-    slot = ClusterSlot.of(key)
-    isReadOnly = Self.readOnlyNames.contains(name)
   }
 
   /// Where a command's (first) key is among its arguments, nil when it has none. Every command
   /// the server sends has one key, or all its keys in one slot (hash tags).
-  static func keyPosition(name: String, arguments: [[UInt8]]) -> Int? {
+  static func keyPosition(name: String, count: Int, argument: (Int) -> ArraySlice<UInt8>) -> Int? {
     switch name {
     case "PING", "INFO", "MULTI", "EXEC", "DISCARD", "CLIENT", "AUTH", "SELECT", "CLUSTER", "ASKING", "READONLY",
       "READWRITE", "SCRIPT", "FLUSHALL", "FLUSHDB", "DBSIZE", "CONFIG", "COMMAND", "HELLO", "ECHO", "TIME",
@@ -71,18 +100,20 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
       return nil
     case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
       // name script numkeys key...: keyless when numkeys is 0.
-      guard arguments.count > 3, let keys = Int(String(decoding: arguments[2], as: UTF8.self)), keys > 0 else {
+      guard count > 3, let keys = Int(String(decoding: argument(2), as: UTF8.self)), keys > 0 else {
         return nil
       }
       return 3
     case "XREAD", "XREADGROUP":
       guard
-        let streams = arguments.firstIndex(where: { String(decoding: $0, as: UTF8.self).uppercased() == "STREAMS" }),
-        streams + 1 < arguments.count
+        let streams = (0..<count).first(where: {
+          String(decoding: argument($0), as: UTF8.self).uppercased() == "STREAMS"
+        }),
+        streams + 1 < count
       else { return nil }
       return streams + 1
     default:
-      return arguments.count > 1 ? 1 : nil
+      return count > 1 ? 1 : nil
     }
   }
 

@@ -174,7 +174,8 @@ public final class RedisLoopPool {
       return nil
     }
     let owner: Int
-    if let slot = command.slot {
+    let slot = command.slot
+    if let slot {
       let known = slotOwners[Int(slot)]
       guard known != ClusterTopology.unowned else {
         routeFailure = .clusterUnavailable("no node serves slot \(slot)")
@@ -194,7 +195,7 @@ public final class RedisLoopPool {
       }
       owner = any
     }
-    if command.isReadOnly && configuration.readFrom != .primary && owner < replicaNodes.count {
+    if configuration.readFrom != .primary && owner < replicaNodes.count && command.isReadOnly {
       let replicas = replicaNodes[owner]
       if !replicas.isEmpty {
         for step in 0..<replicas.count {
@@ -212,7 +213,7 @@ public final class RedisLoopPool {
     }
     guard owner < nodeGroups.count, let group = nodeGroups[owner] else {
       // The owner is known but not connected (it failed): wait for the failover to show.
-      routeFailure = .clusterUnavailable("the node serving slot \(command.slot.map(String.init) ?? "-") is down")
+      routeFailure = .clusterUnavailable("the node serving slot \(slot.map(String.init) ?? "-") is down")
       requestRefresh()
       return nil
     }
