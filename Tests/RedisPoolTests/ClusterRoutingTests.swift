@@ -98,5 +98,16 @@ final class ClusterRoutingTests: XCTestCase {
     ] {
       XCTAssertThrowsError(try ClusterTopology.fromSlots(broken, queriedHost: "h"))
     }
+    // A reply naming more nodes than slot owners can index is refused, not a trap.
+    var ranges: [RedisValue] = []
+    for index in 0...ClusterTopology.maxNodes {
+      let host = RedisValue.bulk(Array("10.\(index / 256 % 256).\(index % 256).1".utf8))
+      let slot = RedisValue.integer(Int64(index % ClusterSlot.count))
+      ranges.append(.array([slot, slot, .array([host, .integer(7000)])]))
+    }
+    let crowded = RedisValue.array(ranges)
+    XCTAssertThrowsError(try ClusterTopology.fromSlots(crowded, queriedHost: "h")) { error in
+      XCTAssertEqual("\(error)", "more than \(ClusterTopology.maxNodes) nodes")
+    }
   }
 }

@@ -190,16 +190,7 @@ public final class RedisClusterProcess {
   /// Runs a program and returns its output (stdout and stderr).
   @discardableResult
   public static func run(_ executable: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    try runCommand(executable, arguments).output
   }
 
   private static func isFree(_ port: Int) -> Bool {

@@ -47,12 +47,17 @@ public struct ClusterTopology: Sendable, Equatable {
 
   public init() {}
 
+  /// Nodes a topology may list: Redis Cluster's own recommended limit is 1 000; slot owners are
+  /// kept as Int16, so a reply naming more is refused instead of trapping.
+  static let maxNodes = 4096
+
   /// Adds a node once (by address), keeping the healthier and more specific description.
-  private mutating func addNode(_ node: Node) -> Int {
+  private mutating func addNode(_ node: Node) throws -> Int {
     if let existing = self.node(at: node.address) {
       if node.isPrimary && !nodes[existing].isPrimary && node.isHealthy { nodes[existing] = node }
       return existing
     }
+    guard nodes.count < Self.maxNodes else { throw ParseError("more than \(Self.maxNodes) nodes") }
     nodes.append(node)
     return nodes.count - 1
   }
@@ -116,11 +121,11 @@ public struct ClusterTopology: Sendable, Equatable {
       let ownerPosition =
         parsed.firstIndex { $0.primary && $0.node.isHealthy } ?? parsed.firstIndex { $0.primary }
       var ownerIndex: Int? = nil
-      if let ownerPosition { ownerIndex = topology.addNode(parsed[ownerPosition].node) }
+      if let ownerPosition { ownerIndex = try topology.addNode(parsed[ownerPosition].node) }
       for (position, entry) in parsed.enumerated() where position != ownerPosition {
         var node = entry.node
         if !node.isPrimary { node.primary = ownerIndex }
-        _ = topology.addNode(node)
+        _ = try topology.addNode(node)
       }
       guard slotBounds.count % 2 == 0 else { throw ParseError("a shard's slots are not start/end pairs") }
       if !slotBounds.isEmpty {
@@ -154,7 +159,7 @@ public struct ClusterTopology: Sendable, Equatable {
         let node = Node(
           host: host, port: Int(port), id: id, isPrimary: position == 0, isHealthy: true,
           primary: position == 0 ? nil : owner)
-        let index = topology.addNode(node)
+        let index = try topology.addNode(node)
         if position == 0 { owner = index }
       }
       if let owner { topology.assign(slots, to: owner) }
