@@ -54,6 +54,12 @@ import RedisPool
     renderedFeatures = FeatureRow.render(values, entity: entity, only: nil)
   }
 
+  /// Puts the window features' values (computed at read time) after the stored ones.
+  mutating func setWindowValues(_ windowValues: [FeatureValue?], entity: EntityDefinition) {
+    values.replaceSubrange(entity.storedFeatureCount..<values.count, with: windowValues)
+    renderedFeatures = FeatureRow.render(values, entity: entity, only: nil)
+  }
+
   /// `"features":{name: value, ...}`, for all features or the given indices.
   static func render(_ values: [FeatureValue?], entity: EntityDefinition, only: [Int]?) -> [UInt8] {
     var output: [UInt8] = []

@@ -6,6 +6,8 @@ import Synchronization
 /// Settings of the feature routes. Each has a flag.
 public struct FeatureServiceConfiguration: Sendable {
   public var cache = CacheConfiguration()
+  /// Streaming ingest (the event stream's consumer, POST /events) and window features.
+  public var stream = StreamConfiguration()
   /// Most items in one `POST /features`; more gets 413.
   public var maxBatchItems = 100
   /// `POST /predict` answers `is_fraud: true` at or above this probability.
@@ -76,7 +78,10 @@ public final class FeatureService: @unchecked Sendable {
           configuration: configuration.cache, capacity: perLoopCapacity,
           maxBytes: max(1024, configuration.cache.maxBytes / loops.count), metrics: loopMetrics) : nil
       readers.append(
-        FeatureReader(loop: loop, redis: pool.on(loop), cache: cache, metrics: loopMetrics, registry: registry))
+        FeatureReader(
+          loop: loop, redis: pool.on(loop), cache: cache, metrics: loopMetrics, registry: registry,
+          windowCacheLifetime: configuration.cache.enabled
+            ? nanoseconds(fromSeconds: configuration.stream.windowCacheTTL) : 0))
       metrics.append(loopMetrics)
     }
     self.readers = readers
@@ -86,7 +91,23 @@ public final class FeatureService: @unchecked Sendable {
     var entityIndex: [String: Int] = [:]
     for (index, entity) in registry.entities.enumerated() { entityIndex[entity.name] = index }
     self.entityIndex = entityIndex
+    if let stream = configuration.stream.stream, registry.entities.contains(where: { $0.windows != nil }) {
+      consumer = StreamConsumer(
+        configuration: configuration.stream, stream: stream, registry: registry, loop: loops[0],
+        redis: pool.on(loops[0]))
+    } else {
+      consumer = nil
+    }
   }
+
+  /// The event stream's consumer; nil without `--stream` or without window features.
+  let consumer: StreamConsumer?
+
+  /// Starts consuming the event stream (after the pool has started).
+  public func startStreaming() { consumer?.start() }
+
+  /// Stops reading the event stream (entries in flight stay pending and are read again later).
+  public func stopStreaming() { consumer?.stop() }
 
   /// Adds the routes to `router`.
   public func install(on router: Router) {
@@ -100,6 +121,9 @@ public final class FeatureService: @unchecked Sendable {
           reloadModel(request, responder, models: models, token: token)
         }
       }
+    }
+    if let stream = configuration.stream.stream, consumer != nil {
+      router.post("/events") { [self] request, responder in postEvents(request, responder, stream: stream) }
     }
     if feast != nil {
       router.post("/get-online-features") { [self] request, responder in

@@ -4,6 +4,7 @@ import Atomics
 @_spi(Benchmarks) public enum Route: Int, CaseIterable, Sendable {
   case features, featuresBatch, health, ready, metrics, predict, reloadModel, drift
   case feastOnlineFeatures, feastWrite, feastPush
+  case events
   case other
 
   var label: String {
@@ -19,13 +20,14 @@ import Atomics
     case .feastOnlineFeatures: "/get-online-features"
     case .feastWrite: "/write-to-online-store"
     case .feastPush: "/push"
+    case .events: "/events"
     case .other: "other"
     }
   }
 
   var method: String {
     switch self {
-    case .featuresBatch, .predict, .reloadModel, .feastOnlineFeatures, .feastWrite, .feastPush: "POST"
+    case .featuresBatch, .predict, .reloadModel, .feastOnlineFeatures, .feastWrite, .feastPush, .events: "POST"
     default: "GET"
     }
   }
@@ -100,6 +102,8 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   let cacheEvictions = ManagedAtomic<Int>(0)
   let cacheRefreshes = ManagedAtomic<Int>(0)
   let decodeErrors = ManagedAtomic<Int>(0)
+  /// Reads of an entity's window events that failed while its row was served (windows null).
+  let windowReadFailures = ManagedAtomic<Int>(0)
   /// Per entity, then per Feast feature view: reads that found something other than a row of
   /// their layout at the key.
   let storedRowErrors: [ManagedAtomic<Int>]

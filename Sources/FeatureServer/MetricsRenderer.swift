@@ -1,6 +1,7 @@
 import Atomics
 import Foundation
 import HTTPCore
+import Reactor
 import RedisPool
 
 /// Renders `/metrics` in the Prometheus text format (version 0.0.4), summing every loop's
@@ -17,6 +18,7 @@ struct MetricsRenderer {
     connections(&text)
     cache(&text)
     redis(&text)
+    if let consumer = service.consumer { stream(&text, consumer.metrics) }
     featureAge(&text)
     predictions(&text)
     drift(&text)
@@ -182,6 +184,52 @@ struct MetricsRenderer {
       &text, "redis_command_duration_seconds", label: "", bounds: statistics.latencyBounds,
       counts: statistics.latencyBucketCounts, sum: statistics.latencySumSeconds)
     if let cluster = statistics.cluster { redisCluster(&text, cluster, redirects: statistics.redirects) }
+  }
+
+  /// Streaming ingest: only when the server consumes an event stream.
+  private func stream(_ text: inout String, _ metrics: StreamMetrics) {
+    header(&text, "stream_events_total", "counter", "Stream events stored into window features.")
+    text += "featureserver_stream_events_total \(metrics.eventsIn.load(ordering: .relaxed))\n"
+    header(&text, "stream_bad_events_total", "counter", "Stream events skipped as unusable, by problem.")
+    for (index, problem) in WindowEventProblem.allCases.enumerated() {
+      text +=
+        "featureserver_stream_bad_events_total{problem=\"\(problem.rawValue)\"} \(metrics.badEvents[index].load(ordering: .relaxed))\n"
+    }
+    header(
+      &text, "stream_late_events_total", "counter",
+      "Events dropped as late: every window of an entity they belong to had closed (end <= watermark).")
+    text += "featureserver_stream_late_events_total \(metrics.lateEvents.load(ordering: .relaxed))\n"
+    header(&text, "stream_duplicate_events_total", "counter", "Re-delivered events already stored (counted once).")
+    text += "featureserver_stream_duplicate_events_total \(metrics.duplicateEvents.load(ordering: .relaxed))\n"
+    header(
+      &text, "stream_evicted_events_total", "counter",
+      "Events pushed out of an entity's window state by --window-max-events-per-entity.")
+    text += "featureserver_stream_evicted_events_total \(metrics.evictedEvents.load(ordering: .relaxed))\n"
+    header(&text, "stream_write_failures_total", "counter", "Batches whose writes failed and were read again.")
+    text += "featureserver_stream_write_failures_total \(metrics.writeFailures.load(ordering: .relaxed))\n"
+    header(&text, "stream_claimed_entries_total", "counter", "Entries taken over from stopped consumers (XAUTOCLAIM).")
+    text += "featureserver_stream_claimed_entries_total \(metrics.claimedEntries.load(ordering: .relaxed))\n"
+    let maxEventTime = metrics.maxEventTime.load(ordering: .relaxed)
+    header(
+      &text, "stream_watermark_lag_seconds", "gauge",
+      "Wall-clock time minus the largest event time seen (the watermark trails this by its delay).")
+    text +=
+      "featureserver_stream_watermark_lag_seconds \(maxEventTime > 0 ? format(Double(wallClockMicroseconds() - Int64(maxEventTime)) / 1e6) : "NaN")\n"
+    header(&text, "stream_group_lag", "gauge", "Entries of the stream not yet delivered to the group (XINFO GROUPS).")
+    text += "featureserver_stream_group_lag \(metrics.groupLag.load(ordering: .relaxed))\n"
+    header(&text, "stream_group_pending", "gauge", "Entries delivered to the group and not yet acknowledged.")
+    text += "featureserver_stream_group_pending \(metrics.groupPending.load(ordering: .relaxed))\n"
+    header(
+      &text, "stream_processing_seconds", "histogram", "From an entry's XADD to its events being servable.")
+    histogram(
+      &text, "stream_processing_seconds", label: "", bounds: StreamMetrics.latencyBounds,
+      counts: metrics.latencyBuckets.map { $0.load(ordering: .relaxed) },
+      sum: Double(metrics.latencySumMicroseconds.load(ordering: .relaxed)) / 1e6)
+    header(
+      &text, "window_read_failures_total", "counter",
+      "Reads of an entity's window events that failed while its stored features were served (windows null).")
+    text +=
+      "featureserver_window_read_failures_total \(service.metrics.reduce(0) { $0 + $1.windowReadFailures.load(ordering: .relaxed) })\n"
   }
 
   private func redisCluster(_ text: inout String, _ cluster: ClusterStatus, redirects: [ClusterRedirect.Kind: Int]) {

@@ -133,15 +133,34 @@ public struct EntityDefinition: Sendable {
   public let idRule: IdRule
   /// Seconds after its event time at which an instance's data is `OUTSIDE_MAX_AGE`.
   public let maxAge: Double
+  /// The stored features, then the window features (if any).
   public let features: [FeatureDefinition]
   /// Feature index by name.
   public let featureIndex: [String: Int]
+  /// The streaming window features, served after the stored ones.
+  public let windows: WindowFeatureSet?
+  /// How many of `features` come from the entity's hash; the rest are window features.
+  public let storedFeatureCount: Int
 
-  init(name: String, description: String, idRule: IdRule, maxAge: Double, features: [FeatureDefinition]) {
+  init(
+    name: String, description: String, idRule: IdRule, maxAge: Double, features: [FeatureDefinition],
+    windows: WindowFeatureSet? = nil
+  ) {
     self.name = name
     self.description = description
     self.idRule = idRule
     self.maxAge = maxAge
+    self.windows = windows
+    storedFeatureCount = features.count
+    let windowFeatures = (windows?.features ?? []).map { feature -> FeatureDefinition in
+      let type: FeatureType
+      switch feature.source {
+      case .window(_, let aggregation): type = aggregation.featureType
+      case .trailing(let aggregation): type = aggregation.featureType
+      }
+      return FeatureDefinition(name: feature.name, type: type, defaultValue: nil)
+    }
+    let features = features + windowFeatures
     self.features = features
     var index: [String: Int] = [:]
     for (position, feature) in features.enumerated() { index[feature.name] = position }
@@ -178,5 +197,11 @@ public struct Registry: Sendable {
   /// The Redis key of an instance: `<prefix>:<entity>:<id>`.
   public func redisKey(entity: String, id: String) -> String {
     "\(keyPrefix):\(entity):\(id)"
+  }
+
+  /// The hash of an instance's recent events, `<prefix>:win:{<entity>:<id>}`: the braces keep
+  /// it and its time index (`…:t`) in one cluster slot, so one script updates both.
+  public func windowEventsKey(entity: String, id: String) -> String {
+    "\(keyPrefix):win:{\(entity):\(id)}"
   }
 }

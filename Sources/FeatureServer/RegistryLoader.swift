@@ -63,7 +63,7 @@ public enum RegistryLoader {
 
   private static func entity(name: String, _ node: Node, _ context: Context) throws -> EntityDefinition {
     let map = try context.mapping(node, "entity '\(name)'")
-    try context.allowOnly(["description", "id", "max_age", "features"], in: map, node)
+    try context.allowOnly(["description", "id", "max_age", "features", "windows"], in: map, node)
     let description = try map["description"].map { try context.string($0, "description", parent: node) } ?? ""
     guard let idNode = map["id"] else { throw context.error(node, "entity '\(name)' has no 'id' rule") }
     let idRule = try self.idRule(idNode, context)
@@ -84,7 +84,88 @@ public enum RegistryLoader {
       }
       features.append(feature)
     }
-    return EntityDefinition(name: name, description: description, idRule: idRule, maxAge: maxAge, features: features)
+    var windows: WindowFeatureSet? = nil
+    if let windowsNode = map["windows"] {
+      let set = try self.windows(windowsNode, context)
+      for feature in set.features {
+        guard seen.insert(feature.name).inserted else {
+          throw context.error(
+            windowsNode, "window feature '\(feature.name)' has the name of another feature of '\(name)'")
+        }
+      }
+      windows = set
+    }
+    return EntityDefinition(
+      name: name, description: description, idRule: idRule, maxAge: maxAge, features: features, windows: windows)
+  }
+
+  /// `windows: {key, value, slide, watermark, sizes, aggregations[, count_name][, trailing]}`.
+  private static func windows(_ node: Node, _ context: Context) throws -> WindowFeatureSet {
+    let map = try context.mapping(node, "windows")
+    try context.allowOnly(
+      ["key", "value", "slide", "watermark", "sizes", "aggregations", "count_name", "trailing"], in: map, node)
+    let key = try context.string(map["key"], "windows key (the event field with the entity id)", parent: node)
+    let value = try context.string(map["value"], "windows value (the event field aggregated)", parent: node)
+    try context.checkName(value, map["value"] ?? node, "windows value")
+    let slide = try duration(map["slide"], "slide", parent: node, context)
+    let delay = try duration(map["watermark"], "watermark", parent: node, context)
+    guard let sizesNode = map["sizes"], let sizeList = sizesNode.sequence, !sizeList.isEmpty else {
+      throw context.error(map["sizes"] ?? node, "windows need a non-empty 'sizes' list, e.g. [1m, 5m, 1h]")
+    }
+    var windows: [(label: String, window: SlidingWindow)] = []
+    for sizeNode in sizeList {
+      let label = try context.string(sizeNode, "a window size", parent: sizesNode)
+      let size = try duration(sizeNode, "window size", parent: sizesNode, context)
+      guard size >= slide, size % slide == 0 else {
+        throw context.error(sizeNode, "window size \(label) must be a whole number of slides")
+      }
+      guard !windows.contains(where: { $0.label == label }) else {
+        throw context.error(sizeNode, "window size \(label) is listed twice")
+      }
+      windows.append((label, SlidingWindow(size: size, slide: slide)))
+    }
+    let aggregations = try self.aggregations(map["aggregations"], parent: node, context)
+    let countName = try map["count_name"].map { try context.string($0, "count_name", parent: node) } ?? "txn_count"
+    try context.checkName(countName, map["count_name"] ?? node, "count_name")
+    var trailing: (label: String, length: Int64)? = nil
+    var trailingAggregations: [WindowAggregation] = []
+    if let trailingNode = map["trailing"] {
+      let trailingMap = try context.mapping(trailingNode, "trailing")
+      try context.allowOnly(["over", "aggregations"], in: trailingMap, trailingNode)
+      let label = try context.string(trailingMap["over"], "trailing 'over' (e.g. 60s)", parent: trailingNode)
+      trailing = (label, try duration(trailingMap["over"], "trailing over", parent: trailingNode, context))
+      trailingAggregations = try self.aggregations(trailingMap["aggregations"], parent: trailingNode, context)
+    }
+    var schema = WindowEventSchema(keyField: key, valueField: value)
+    schema.requiresTransactionID = true
+    return WindowFeatureSet(
+      schema: schema, slide: slide, delay: delay, windows: windows, aggregations: aggregations, countName: countName,
+      trailing: trailing, trailingAggregations: trailingAggregations)
+  }
+
+  private static func aggregations(_ node: Node?, parent: Node, _ context: Context) throws -> [WindowAggregation] {
+    guard let node, let list = node.sequence, !list.isEmpty else {
+      throw context.error(node ?? parent, "a non-empty 'aggregations' list is needed, e.g. [count, sum, mean, std]")
+    }
+    return try list.map { item in
+      let text = try context.string(item, "an aggregation", parent: node)
+      guard let aggregation = WindowAggregation(rawValue: text) else {
+        throw context.error(
+          item,
+          "unknown aggregation '\(text)'; expected one of \(WindowAggregation.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
+      }
+      return aggregation
+    }
+  }
+
+  /// A duration in whole microseconds, from 1 ms up to 7 days.
+  private static func duration(_ node: Node?, _ what: String, parent: Node, _ context: Context) throws -> Int64 {
+    let text = try context.string(node, what, parent: parent)
+    guard let seconds = DurationText.seconds(text), seconds >= 0.001, seconds <= 7 * 86_400 else {
+      throw context.error(node ?? parent, "\(what) '\(text)' is not a duration from 1ms to 7d, like 15s, 2m or 1h")
+    }
+    return Int64((seconds * 1_000_000).rounded())
   }
 
   private static func idRule(_ node: Node, _ context: Context) throws -> IdRule {

@@ -8,7 +8,7 @@ struct FeatureServerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "featureserver",
     abstract: "Low-latency online feature serving for fraud models.",
-    subcommands: [ServeCommand.self, LoadCommand.self],
+    subcommands: [ServeCommand.self, LoadCommand.self, WindowsCommand.self],
     defaultSubcommand: ServeCommand.self)
 
   static func main() {

@@ -23,6 +23,7 @@ struct ServeCommand: ParsableCommand {
   @OptionGroup var features: FeatureOptions
   @OptionGroup var model: ModelOptions
   @OptionGroup var feast: FeastOptions
+  @OptionGroup var streaming: StreamOptions
 
   @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error, critical.")
   var logLevel: Logger.Level = .info
@@ -86,7 +87,11 @@ struct ServeCommand: ParsableCommand {
       try loadBundledData(registry: registry, pool: pool)
     }
     var configuration = features.configuration
+    configuration.stream = streaming.configuration
     model.apply(to: &configuration)
+    if let stream = configuration.stream.stream, !registry.entities.contains(where: { $0.windows != nil }) {
+      throw ValidationError("--stream \(stream): no entity of registry '\(registry.project)' declares windows")
+    }
     let models = try model.path.map {
       try ModelStore(
         path: $0, registry: registry, loops: group.loops, driftWindow: model.driftWindow, limits: model.limits)
@@ -104,6 +109,8 @@ struct ServeCommand: ParsableCommand {
         service: service, loop: group.loops[0], interval: feast.configuration.registryRefreshSeconds)
       : nil
     defer { withExtendedLifetime(registryWatcher) {} }
+    service.startStreaming()
+    defer { service.stopStreaming() }
     do {
       let reload: @Sendable (Int32) -> Void = { _ in
         cliLogger.notice("SIGHUP: reloading the model")

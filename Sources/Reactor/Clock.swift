@@ -19,3 +19,10 @@ public func nanoseconds(fromSeconds seconds: Double) -> UInt64 {
   guard seconds < 9.2e9 else { return 9_200_000_000_000_000_000 }
   return UInt64(seconds * 1e9)
 }
+
+/// Wall-clock time in microseconds since the epoch: event time, which windows are aligned to.
+public func wallClockMicroseconds() -> Int64 {
+  var now = timespec()
+  clock_gettime(CLOCK_REALTIME, &now)
+  return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+}

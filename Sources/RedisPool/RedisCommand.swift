@@ -104,6 +104,9 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
         return nil
       }
       return 3
+    case "XGROUP", "XINFO":
+      // XGROUP CREATE key group …, XINFO GROUPS key.
+      return count > 2 ? 2 : nil
     case "XREAD", "XREADGROUP":
       guard
         let streams = (0..<count).first(where: {

@@ -26,6 +26,16 @@ struct FlatJSONObject {
     return nil
   }
 
+  /// An empty object, to be filled with `append` (members built from another format).
+  init() {}
+
+  var count: Int { members.count }
+
+  /// Adds a member (the caller keeps names unique and within `maxMembers`).
+  mutating func append(_ name: String, _ value: Value) {
+    members.append((name, value))
+  }
+
   /// Parses `bytes`, which must hold exactly one JSON object (whitespace around it allowed).
   init(parsing bytes: [UInt8]) throws {
     try bytes.withUnsafeBufferPointer { buffer in

@@ -171,11 +171,13 @@ public struct CacheConfiguration: Sendable {
     store(key, row.map { .row($0) } ?? .missing, now: now)
   }
 
-  func store(_ key: RowKey, _ value: CachedValue, now: UInt64) {
+  /// Keeps `value` for `lifetime` ns (nil: the configured TTL of its kind; 0: not kept).
+  func store(_ key: RowKey, _ value: CachedValue, now: UInt64, lifetime: UInt64? = nil) {
     defer { metrics.cacheBytes.store(self.bytes, ordering: .relaxed) }
     let isRow = value.row != nil
     let bytes = value.bytes + key.bytes.count + 96  // the entry, its index slot and the key
-    let lifetime = isRow ? ttl : negativeTTL
+    let lifetime = lifetime ?? (isRow ? ttl : negativeTTL)
+    guard lifetime > 0 else { return }
     let entry = Entry(
       key: key, value: value, bytes: bytes, expiresAt: now &+ lifetime, staleUntil: now &+ lifetime &+ staleWindow,
       referenced: true)
@@ -263,9 +265,9 @@ public struct CacheConfiguration: Sendable {
   }
 
   /// Ends a fetch: stores its result and answers every waiter.
-  func finish(_ key: RowKey, _ outcome: FetchOutcome, now: UInt64) {
+  func finish(_ key: RowKey, _ outcome: FetchOutcome, now: UInt64, lifetime: UInt64? = nil) {
     if let value = outcome.cached {
-      store(key, value, now: now)
+      store(key, value, now: now, lifetime: lifetime)
     } else if let (ring, slot) = index[key] {
       rings[ring].slots[slot].refreshing = false  // a later hit may try again
     }

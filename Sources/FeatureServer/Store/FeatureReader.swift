@@ -25,7 +25,7 @@ enum RowResult {
   var native: ReadResult {
     switch self {
     case .found(.native(let row), let cache): .found(row, cache)
-    case .found(.feast, let cache): .invalid(cache)
+    case .found(.feast, let cache), .found(.windowEvents, let cache): .invalid(cache)
     case .missing(let cache): .missing(cache)
     case .invalid(let cache): .invalid(cache)
     case .unavailable(let error): .unavailable(error)
@@ -47,14 +47,24 @@ final class FeatureReader {
   let registry: Registry
   /// The native layout's source of each entity, by registry position.
   let nativeSources: [NativeRowSource]
+  /// The window events' source of each entity that declares windows, by registry position.
+  let windowSources: [WindowEventsSource?]
 
-  init(loop: EventLoop, redis: RedisLoopPool, cache: FeatureCache?, metrics: LoopMetrics, registry: Registry) {
+  init(
+    loop: EventLoop, redis: RedisLoopPool, cache: FeatureCache?, metrics: LoopMetrics, registry: Registry,
+    windowCacheLifetime: UInt64 = 0
+  ) {
     self.loop = loop
     self.redis = redis
     self.cache = cache
     self.metrics = metrics
     self.registry = registry
     nativeSources = registry.entities.enumerated().map { NativeRowSource(entity: $1, position: $0) }
+    windowSources = registry.entities.enumerated().map { position, entity in
+      entity.windows.map { _ in
+        WindowEventsSource(entity: entity, position: position, cacheLifetime: windowCacheLifetime)
+      }
+    }
   }
 
   private func source(of entity: EntityDefinition) -> NativeRowSource {
@@ -62,17 +72,55 @@ final class FeatureReader {
     return NativeRowSource(entity: entity, position: 0)
   }
 
-  /// Reads one native instance.
+  /// Reads one native instance (with its window features, when its entity declares them).
   func read(_ entity: EntityDefinition, id: String, completion: @escaping (ReadResult) -> Void) {
-    read(source(of: entity), key: RowKey(registry.redisKey(entity: entity.name, id: id))) { completion($0.native) }
+    guard entity.windows != nil else {
+      return read(source(of: entity), key: RowKey(registry.redisKey(entity: entity.name, id: id))) {
+        completion($0.native)
+      }
+    }
+    read(many: [(entity, id)]) { completion($0[0]) }
   }
 
-  /// Reads many native instances; every miss goes to Redis in one pipelined batch.
+  /// Reads many native instances; every miss goes to Redis in one pipelined batch. An entity
+  /// with windows adds the read of its events hash to the batch; its window features are
+  /// computed from them at the time of the answer.
   func read(many items: [(entity: EntityDefinition, id: String)], completion: @escaping ([ReadResult]) -> Void) {
-    let rows = items.map {
-      (source: source(of: $0.entity) as RowSource, key: RowKey(registry.redisKey(entity: $0.entity.name, id: $0.id)))
+    var rows: [(source: RowSource, key: RowKey)] = []
+    rows.reserveCapacity(items.count)
+    var windowRows: [Int?] = []  // by item: the position of its events read in `rows`
+    for item in items {
+      rows.append((source(of: item.entity), RowKey(registry.redisKey(entity: item.entity.name, id: item.id))))
+      windowRows.append(nil)
     }
-    read(rows: rows) { completion($0.map(\.native)) }
+    for (index, item) in items.enumerated() {
+      guard let position = registry.position(of: item.entity.name), let events = windowSources[position] else {
+        continue
+      }
+      windowRows[index] = rows.count
+      rows.append((events, RowKey(registry.windowEventsKey(entity: item.entity.name, id: item.id))))
+    }
+    guard windowRows.contains(where: { $0 != nil }) else { return read(rows: rows) { completion($0.map(\.native)) } }
+    read(rows: rows) { results in
+      let now = wallClockMicroseconds()
+      completion(
+        items.indices.map { index in
+          let base = results[index].native
+          guard let eventsRow = windowRows[index], case .found(var row, let cache) = base,
+            let windows = items[index].entity.windows
+          else { return base }
+          if case .found(.windowEvents(let events), _) = results[eventsRow] {
+            row.setWindowValues(windows.values(of: events, now: now), entity: items[index].entity)
+          } else {
+            // Redis failed on the events only (or holds something else there): the stored
+            // features are still worth serving; the window features are null, and counted.
+            self.metrics.windowReadFailures.wrappingIncrement(ordering: .relaxed)
+            row.setWindowValues(
+              [FeatureValue?](repeating: nil, count: windows.features.count), entity: items[index].entity)
+          }
+          return .found(row, cache)
+        })
+    }
   }
 
   /// Reads one row of any layout.
@@ -219,7 +267,9 @@ final class FeatureReader {
       return
     }
     if cache.join(key, deliver) {
-      send { result in cache.finish(key, outcome(result), now: monotonicNanoseconds()) }
+      send { result in
+        cache.finish(key, outcome(result), now: monotonicNanoseconds(), lifetime: source.cacheLifetime)
+      }
     }
   }
 

@@ -6,12 +6,15 @@ import RedisPool
   case native(FeatureRow)
   /// One feature view's fields of a Feast entity-key hash.
   case feast(FeastRow)
+  /// An entity's recent events, from which its window features are computed at read time.
+  case windowEvents(StoredWindowEvents)
 
   /// An estimate of the memory the row holds, for the cache's byte bound.
   var approximateBytes: Int {
     switch self {
     case .native(let row): row.approximateBytes
     case .feast(let row): row.approximateBytes
+    case .windowEvents(let events): events.approximateBytes
     }
   }
 }
@@ -40,4 +43,10 @@ protocol RowSource: AnyObject, Sendable {
   /// The row in a reply to that command; runs inside the reply callback (nothing of the reply
   /// may be kept).
   func decode(_ reply: RedisReplyView) -> RowDecoding
+  /// How long a row read by this source stays fresh in the cache, ns; nil: the cache's TTL.
+  var cacheLifetime: UInt64? { get }
+}
+
+extension RowSource {
+  var cacheLifetime: UInt64? { nil }
 }

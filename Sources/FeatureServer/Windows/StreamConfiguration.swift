@@ -1,0 +1,39 @@
+import Reactor
+
+/// Settings of streaming ingest and window features. Each has a flag (and an env var).
+public struct StreamConfiguration: Sendable {
+  /// The Redis Stream of transaction events; the consumer is off when nil.
+  public var stream: String? = nil
+  /// The consumer group every featureserver replica joins (each entry goes to one of them).
+  public var group = "featureserver"
+  /// This consumer's name in the group; stable across restarts so a restarted server finishes
+  /// the entries it had read but not acknowledged. Default: the host name.
+  public var consumer: String? = nil
+  /// Entries read per XREADGROUP.
+  public var batchSize = 512
+  /// Seconds between reads while the stream is idle.
+  public var pollInterval = 0.005
+  /// Entries another consumer left pending this long (seconds) are claimed (XAUTOCLAIM).
+  public var claimIdle = 30.0
+  /// Events kept per entity (the oldest go first, counted): bounds a hot key's hash.
+  public var maxEventsPerEntity = 20_000
+  /// Seconds an entity's events stay in the cache; 0 reads them from Redis on every request.
+  public var windowCacheTTL = 0.05
+  /// The most events one POST /events may carry.
+  public var maxEventsPerRequest = 10_000
+
+  public init() {}
+
+  public func validate() throws {
+    if let stream {
+      guard !stream.isEmpty, stream.utf8.count <= 256 else { throw ConfigurationError("stream must be 1-256 bytes") }
+    }
+    guard !group.isEmpty, group.utf8.count <= 256 else { throw ConfigurationError("stream-group must be 1-256 bytes") }
+    try ConfigurationError.check("stream-batch-size", batchSize, in: 1...100_000)
+    try ConfigurationError.checkSeconds("stream-poll-interval", pollInterval, positive: true)
+    try ConfigurationError.checkSeconds("stream-claim-idle", claimIdle, positive: true)
+    try ConfigurationError.check("window-max-events-per-entity", maxEventsPerEntity, in: 1...10_000_000)
+    try ConfigurationError.checkSeconds("window-cache-ttl", windowCacheTTL, positive: false)
+    try ConfigurationError.check("max-events-per-request", maxEventsPerRequest, in: 1...1_000_000)
+  }
+}

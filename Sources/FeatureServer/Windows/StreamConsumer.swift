@@ -1,0 +1,375 @@
+import Logging
+import Reactor
+import RedisPool
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Reads the event stream as one consumer of a group (XREADGROUP) and stores each event for
+/// every entity that declares windows. Runs on one loop, on that loop's Redis connections.
+///
+/// Exactly-once effect on the windows, with at-least-once delivery: an entry is acknowledged
+/// only after its events are stored, and storing is idempotent per transaction id. The
+/// watermark (largest event time seen, minus the delay) is saved in Redis before the XACK, so a
+/// server killed at any point restarts with the watermark of the last acknowledged batch,
+/// re-reads its own pending entries first (same consumer name) and stores them with the same
+/// cutoffs a clean run gives. Entries a consumer that never came back left pending are claimed
+/// after `claimIdle` (XAUTOCLAIM).
+final class StreamConsumer: @unchecked Sendable {  // its state is touched on its loop only
+  let metrics = StreamMetrics()
+  private let configuration: StreamConfiguration
+  private let stream: [UInt8]
+  private let group: [UInt8]
+  private let consumer: [UInt8]
+  private let watermarkKey: [UInt8]
+  private let windowed: [(entity: EntityDefinition, windows: WindowFeatureSet)]
+  private let writer: WindowEventWriter
+  private let loop: EventLoop
+  private let redis: RedisLoopPool
+  private var maxEventTime: Int64?
+  /// The writer script's SHA-1 once SCRIPT LOAD gave it.
+  private var scriptSHA1: [UInt8]?
+  /// Own pending entries are read first ("0"), then new ones (">").
+  private var readingPending = true
+  private var lastClaim: UInt64 = 0
+  private var lastInfo: UInt64 = 0
+  private var loggedProblems = Set<WindowEventProblem>()
+  private var stopped = false
+
+  init(configuration: StreamConfiguration, stream: String, registry: Registry, loop: EventLoop, redis: RedisLoopPool) {
+    self.configuration = configuration
+    self.stream = Array(stream.utf8)
+    group = Array(configuration.group.utf8)
+    consumer = Array((configuration.consumer ?? StreamConsumer.hostName()).utf8)
+    watermarkKey = Array("\(registry.keyPrefix):watermark:\(stream):\(configuration.group)".utf8)
+    windowed = registry.entities.compactMap { entity in entity.windows.map { (entity, $0) } }
+    writer = WindowEventWriter(registry: registry, maxEventsPerEntity: configuration.maxEventsPerEntity)
+    self.loop = loop
+    self.redis = redis
+  }
+
+  func start() {
+    _ = loop.execute { self.prepare() }
+  }
+
+  /// Stops reading after the batch in flight (its entries stay pending if not acknowledged).
+  func stop() {
+    _ = loop.execute { self.stopped = true }
+  }
+
+  // MARK: Start-up
+
+  private func prepare() {
+    guard !stopped else { return }
+    let commands = [
+      RedisCommand(arguments: [Self.xgroup, Self.create, stream, group, Self.zero, Self.mkstream]),
+      RedisCommand(arguments: [Self.get, watermarkKey]),
+      RedisCommand(arguments: [Self.script, Self.load, WindowEventWriter.scriptBytes]),
+    ]
+    redis.send(batch: commands) { [self] results in
+      switch results[0] {
+      case .success(.status): break
+      case .success(.error(let text)) where text.hasPrefix("BUSYGROUP"): break
+      case let other:
+        streamLogger.warning("cannot create the consumer group; retrying", metadata: ["redis": "\(other)"])
+        return retry(after: 1, prepare)
+      }
+      if case .success(.bulk(let bytes)) = results[1], let time = Int64(String(decoding: bytes, as: UTF8.self)) {
+        maxEventTime = time
+        metrics.maxEventTime.store(Int(time), ordering: .relaxed)
+      }
+      if case .success(.bulk(let sha)) = results[2] { scriptSHA1 = sha }
+      streamLogger.info(
+        "consuming the event stream",
+        metadata: [
+          "stream": "\(String(decoding: stream, as: UTF8.self))", "group": "\(configuration.group)",
+          "consumer": "\(String(decoding: consumer, as: UTF8.self))",
+          "entities": "\(windowed.map(\.entity.name).joined(separator: ","))",
+        ])
+      poll()
+    }
+  }
+
+  // MARK: Reading
+
+  private func poll() {
+    guard !stopped else { return }
+    let now = monotonicNanoseconds()
+    if now &- lastInfo >= 1_000_000_000 {
+      lastInfo = now
+      readGroupInfo()
+    }
+    if !readingPending, now &- lastClaim >= nanoseconds(fromSeconds: configuration.claimIdle / 2) {
+      lastClaim = now
+      return claimAbandoned()
+    }
+    let command = RedisCommand(arguments: [
+      Self.xreadgroup, Self.groupWord, group, consumer, Self.count, Array(String(configuration.batchSize).utf8),
+      Self.streams, stream, readingPending ? Self.zero : Self.newOnly,
+    ])
+    redis.send(command) { [self] result in
+      switch result {
+      case .success(.array(let streams)):
+        guard case .array(let pair)? = streams.first, pair.count == 2, case .array(let entries) = pair[1],
+          !entries.isEmpty
+        else { return idle() }
+        process(entries)
+      case .success(.null):
+        idle()
+      case let other:
+        streamLogger.warning("cannot read the event stream; retrying", metadata: ["redis": "\(other)"])
+        retry(after: 0.5, poll)
+      }
+    }
+  }
+
+  private func idle() {
+    if readingPending {
+      readingPending = false
+      return poll()
+    }
+    retry(after: configuration.pollInterval, poll)
+  }
+
+  /// Takes over entries another consumer read but did not acknowledge for `claimIdle`, then
+  /// reads them as its own pending entries.
+  private func claimAbandoned() {
+    let idle = Array(String(Int64(configuration.claimIdle * 1000)).utf8)
+    let command = RedisCommand(arguments: [
+      Self.xautoclaim, stream, group, consumer, idle, Self.zeroID, Self.count,
+      Array(String(configuration.batchSize).utf8), Self.justID,
+    ])
+    redis.send(command) { [self] result in
+      if case .success(.array(let reply)) = result, reply.count >= 2, case .array(let claimed) = reply[1],
+        !claimed.isEmpty
+      {
+        metrics.claimedEntries.wrappingIncrement(by: claimed.count, ordering: .relaxed)
+        readingPending = true
+      }
+      poll()
+    }
+  }
+
+  private func readGroupInfo() {
+    redis.send(RedisCommand(arguments: [Self.xinfo, Self.groups, stream])) { [self] result in
+      guard case .success(.array(let groups)) = result else { return }
+      for case .array(let fields) in groups {
+        var name: String? = nil
+        var lag = -1
+        var pending = -1
+        var index = 0
+        while index + 1 < fields.count {
+          let field = fields[index].text
+          if field == "name" { name = fields[index + 1].text }
+          if field == "lag", case .integer(let value) = fields[index + 1] { lag = Int(clamping: value) }
+          if field == "pending", case .integer(let value) = fields[index + 1] { pending = Int(clamping: value) }
+          index += 2
+        }
+        if name == configuration.group {
+          metrics.groupLag.store(lag, ordering: .relaxed)
+          metrics.groupPending.store(pending, ordering: .relaxed)
+        }
+      }
+    }
+  }
+
+  // MARK: Storing
+
+  private func process(_ entries: [RedisValue]) {
+    let maxAtStart = maxEventTime
+    var ids: [[UInt8]] = []
+    var addedTimes: [Int64] = []
+    var commands: [RedisCommand] = []
+    var accepted = 0
+    var late = 0
+    for case .array(let entry) in entries {
+      guard entry.count == 2, case .bulk(let id) = entry[0] else { continue }
+      ids.append(id)
+      addedTimes.append(Self.milliseconds(ofEntryID: id) * 1000)
+      // A pending entry deleted from the stream (XTRIM) comes back without fields: nothing to store.
+      guard case .array(let fields) = entry[1] else { continue }
+      let object = Self.object(fields)
+      var event: WindowEvent? = nil
+      var problem: WindowEventProblem? = nil
+      for (entity, windows) in windowed {
+        let parsed: WindowEvent
+        switch windows.schema.parse(object) {
+        case .success(let value): parsed = value
+        case .failure(.missingKey): continue  // not an event of this entity
+        case .failure(let other):
+          problem = other
+          continue
+        }
+        guard case .success(let entityID) = entity.idRule.canonical(parsed.key) else {
+          problem = problem ?? .missingKey
+          continue
+        }
+        event = parsed
+        let watermark = maxEventTime.map { $0 &- windows.delay }
+        guard windows.counts(time: parsed.time, watermark: watermark) else {
+          late += 1
+          continue
+        }
+        commands.append(
+          writer.command(
+            entity: entity, windows: windows, id: entityID, event: parsed, watermark: watermark,
+            scriptSHA1: scriptSHA1))
+      }
+      if let problem {
+        bad(problem, id: id)
+        continue
+      }
+      guard let event else {
+        bad(.missingKey, id: id)
+        continue
+      }
+      accepted += 1
+      if maxEventTime == nil || event.time > maxEventTime! { maxEventTime = event.time }
+    }
+    guard !commands.isEmpty else {
+      return finish(ids: ids, addedTimes: addedTimes, accepted: accepted, late: late)
+    }
+    redis.send(batch: commands) { [self] results in
+      var noScript = false
+      var failed: RedisResult? = nil
+      var duplicates = 0
+      var evicted = 0
+      for result in results {
+        switch result {
+        case .success(.integer(let code)):
+          if code == 0 { duplicates += 1 }
+          if code >= 2 { evicted += 1 }
+        case .success(.error(let text)) where text.hasPrefix("NOSCRIPT"):
+          noScript = true
+        default:
+          failed = result
+        }
+      }
+      if failed != nil || noScript {
+        // Nothing is acknowledged: the entries are read again (storing is idempotent), with
+        // the watermark they were first judged under.
+        maxEventTime = maxAtStart
+        readingPending = true
+        if noScript && failed == nil {
+          scriptSHA1 = nil  // EVAL loads the script where it was missing (a restarted or new node)
+          return poll()
+        }
+        metrics.writeFailures.wrappingIncrement(ordering: .relaxed)
+        streamLogger.warning("cannot store events; retrying", metadata: ["redis": "\(failed!)"])
+        return retry(after: 0.5, poll)
+      }
+      metrics.duplicateEvents.wrappingIncrement(by: duplicates, ordering: .relaxed)
+      metrics.evictedEvents.wrappingIncrement(by: evicted, ordering: .relaxed)
+      finish(ids: ids, addedTimes: addedTimes, accepted: accepted, late: late)
+    }
+  }
+
+  /// Saves the watermark, then acknowledges the entries.
+  private func finish(ids: [[UInt8]], addedTimes: [Int64], accepted: Int, late: Int) {
+    guard !ids.isEmpty else { return poll() }
+    var commands: [RedisCommand] = []
+    if let maxEventTime {
+      commands.append(
+        RedisCommand(arguments: [Self.eval, Self.raiseScript, Self.one, watermarkKey, Array(String(maxEventTime).utf8)])
+      )
+    }
+    commands.append(RedisCommand(arguments: [Self.xack, stream, group] + ids))
+    redis.send(batch: commands) { [self] results in
+      guard results.allSatisfy({ if case .success(let value) = $0, !Self.isError(value) { true } else { false } })
+      else {
+        streamLogger.warning("cannot acknowledge events; they will be read again", metadata: ["redis": "\(results)"])
+        readingPending = true
+        return retry(after: 0.5, poll)
+      }
+      metrics.eventsIn.wrappingIncrement(by: accepted, ordering: .relaxed)
+      metrics.lateEvents.wrappingIncrement(by: late, ordering: .relaxed)
+      if let maxEventTime { metrics.maxEventTime.store(Int(maxEventTime), ordering: .relaxed) }
+      let now = wallClockMicroseconds()
+      for added in addedTimes where added > 0 { metrics.recordLatency(microseconds: now - added) }
+      poll()
+    }
+  }
+
+  // MARK: Helpers
+
+  /// An entry's field/value pairs as an object of text members. Producers write one member
+  /// per field (`XADD … transaction_id t1 customer_id 42 amount 12.5 event_timestamp 2026-…`);
+  /// numbers and times are read from their text.
+  private static func object(_ fields: [RedisValue]) -> FlatJSONObject {
+    var object = FlatJSONObject()
+    var index = 0
+    while index + 1 < fields.count, object.count < FlatJSONObject.maxMembers {
+      if let name = fields[index].text, let value = fields[index + 1].text { object.append(name, .string(value)) }
+      index += 2
+    }
+    return object
+  }
+
+  private func bad(_ problem: WindowEventProblem, id: [UInt8]) {
+    metrics.badEvents[WindowEventProblem.allCases.firstIndex(of: problem)!].wrappingIncrement(ordering: .relaxed)
+    guard loggedProblems.insert(problem).inserted else { return }
+    streamLogger.warning(
+      "skipping bad events (logged once per kind; counted in featureserver_stream_bad_events_total)",
+      metadata: [
+        "problem": "\(problem.rawValue)", "reason": "\(problem.explanation)",
+        "first_entry": "\(String(decoding: id, as: UTF8.self))",
+      ])
+  }
+
+  private func retry(after seconds: Double, _ action: @escaping () -> Void) {
+    _ = loop.schedule(afterNanoseconds: nanoseconds(fromSeconds: seconds)) { action() }
+  }
+
+  private static func isError(_ value: RedisValue) -> Bool {
+    if case .error = value { return true }
+    return false
+  }
+
+  /// The milliseconds part of a stream entry id (`1700000000000-0`); 0 when unreadable.
+  static func milliseconds(ofEntryID id: [UInt8]) -> Int64 {
+    var value: Int64 = 0
+    for byte in id {
+      guard byte >= 48 && byte <= 57 else { break }
+      let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+      guard !overflow else { return 0 }
+      value = shifted &+ Int64(byte - 48)
+    }
+    return value
+  }
+
+  static func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "featureserver" }
+    let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return name.isEmpty ? "featureserver" : name
+  }
+
+  /// Raises the saved watermark's event time, never lowers it (several consumers share it).
+  private static let raiseScript = Array(
+    """
+    local current = redis.call('GET', KEYS[1])
+    if not current or tonumber(current) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+    return 1
+    """.utf8)
+  private static let xgroup = Array("XGROUP".utf8)
+  private static let create = Array("CREATE".utf8)
+  private static let zero = Array("0".utf8)
+  private static let zeroID = Array("0-0".utf8)
+  private static let mkstream = Array("MKSTREAM".utf8)
+  private static let get = Array("GET".utf8)
+  private static let script = Array("SCRIPT".utf8)
+  private static let load = Array("LOAD".utf8)
+  private static let xreadgroup = Array("XREADGROUP".utf8)
+  private static let groupWord = Array("GROUP".utf8)
+  private static let count = Array("COUNT".utf8)
+  private static let streams = Array("STREAMS".utf8)
+  private static let newOnly = Array(">".utf8)
+  private static let xautoclaim = Array("XAUTOCLAIM".utf8)
+  private static let justID = Array("JUSTID".utf8)
+  private static let xinfo = Array("XINFO".utf8)
+  private static let groups = Array("GROUPS".utf8)
+  private static let eval = Array("EVAL".utf8)
+  private static let one = Array("1".utf8)
+  private static let xack = Array("XACK".utf8)
+}

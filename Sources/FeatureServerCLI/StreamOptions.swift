@@ -1,0 +1,59 @@
+import ArgumentParser
+import FeatureServer
+
+/// Streaming ingest and window features. Defaults come from `StreamConfiguration`.
+struct StreamOptions: ParsableArguments {
+  private static let defaults = StreamConfiguration()
+
+  @Option(
+    help:
+      "Redis Stream of transaction events to consume into the registry's window features (and that POST /events appends to). Off when not given."
+  )
+  var stream: String?
+
+  @Option(help: "Consumer group the server replicas share on --stream.")
+  var streamGroup = defaults.group
+
+  @Option(help: "This server's consumer name in the group; keep it stable across restarts. Default: the host name.")
+  var streamConsumer: String?
+
+  @Option(help: "Stream entries read per XREADGROUP.")
+  var streamBatchSize = defaults.batchSize
+
+  @Option(help: "Seconds between reads of an idle stream.")
+  var streamPollInterval = defaults.pollInterval
+
+  @Option(help: "Seconds after which entries another consumer read but did not acknowledge are taken over.")
+  var streamClaimIdle = defaults.claimIdle
+
+  @Option(help: "Events kept per entity for its windows; beyond it the oldest go first (counted).")
+  var windowMaxEventsPerEntity = defaults.maxEventsPerEntity
+
+  @Option(help: "Seconds an entity's events stay cached for its window features (0: read on every request).")
+  var windowCacheTTL = defaults.windowCacheTTL
+
+  @Option(help: "Most events in one POST /events; more gets 413.")
+  var maxEventsPerRequest = defaults.maxEventsPerRequest
+
+  func validate() throws {
+    do {
+      try configuration.validate()
+    } catch {
+      throw ValidationError("--\(error)")
+    }
+  }
+
+  var configuration: StreamConfiguration {
+    var configuration = StreamConfiguration()
+    configuration.stream = stream
+    configuration.group = streamGroup
+    configuration.consumer = streamConsumer
+    configuration.batchSize = streamBatchSize
+    configuration.pollInterval = streamPollInterval
+    configuration.claimIdle = streamClaimIdle
+    configuration.maxEventsPerEntity = windowMaxEventsPerEntity
+    configuration.windowCacheTTL = windowCacheTTL
+    configuration.maxEventsPerRequest = maxEventsPerRequest
+    return configuration
+  }
+}
