@@ -115,6 +115,21 @@ panel("Topology reads, by result", [
     (f"sum by (result) ({rate('featureserver_redis_cluster_topology_refreshes_total')})", "{{result}}")],
     unit="ops", width=6)
 
+row("Streaming windows (empty without --stream)")
+panel("Events stored, bad and late", [
+    (f"sum({rate('featureserver_stream_events_total')})", "stored"),
+    (f"sum by (problem) ({rate('featureserver_stream_bad_events_total')})", "bad {{problem}}"),
+    (f"sum({rate('featureserver_stream_late_events_total')})", "late")], unit="ops", width=6)
+panel("XADD to servable (p50, p99)", [
+    (f"histogram_quantile({q}, sum by (le) ({rate('featureserver_stream_processing_seconds_bucket')}))", f"p{label}")
+    for q, label in (("0.5", "50"), ("0.99", "99"))], unit="s", width=6)
+panel("Consumer group lag and pending", [
+    ("sum(featureserver_stream_group_lag)", "undelivered"),
+    ("sum(featureserver_stream_group_pending)", "pending")], width=6,
+    description="XINFO GROUPS: entries not yet delivered to any consumer, and delivered but not acknowledged.")
+panel("Watermark lag", [("max(featureserver_stream_watermark_lag_seconds)", "now - newest event time")], unit="s",
+      width=6, description="Grows while no events arrive; the watermark itself trails the newest event by its delay.")
+
 row("Predictions")
 ALL_PREDICTIONS = "sum(" + rate("featureserver_predictions_total") + ")"
 panel("Fraud rate and degraded rate", [

@@ -148,8 +148,10 @@ public final class Loader {
     let timestampIndex = header.firstIndex(of: "event_timestamp")
     var featureColumns: [(index: Int, feature: FeatureDefinition)] = []
     for (index, name) in header.enumerated() where index != idIndex && index != timestampIndex {
-      guard let position = entity.featureIndex[name] else {
-        throw LoaderError("\(file):1: column '\(name)' is not a feature of '\(entity.name)'")
+      guard let position = entity.storedFeaturePosition(name) else {
+        let what =
+          entity.featureIndex[name] != nil ? "a window feature (computed from the event stream)" : "not a feature"
+        throw LoaderError("\(file):1: column '\(name)' is \(what) of '\(entity.name)'")
       }
       featureColumns.append((index, entity.features[position]))
     }
@@ -179,7 +181,7 @@ public final class Loader {
       var values: [String: String] = [:]
       var unknown: String? = nil
       for (key, value) in object where key != "\(entity.name)_id" && key != "event_timestamp" {
-        guard entity.featureIndex[key] != nil else {
+        guard entity.storedFeaturePosition(key) != nil else {
           unknown = key
           break
         }
@@ -218,7 +220,7 @@ public final class Loader {
       eventTime = parsed
     }
     var fields: [(String, String)] = []
-    for feature in entity.features {
+    for feature in entity.features.prefix(entity.storedFeatureCount) {
       guard let text = values[feature.name], !text.isEmpty else { continue }  // empty: missing
       guard let value = FeatureValue(text: text, as: feature.type) else {
         return .failure(

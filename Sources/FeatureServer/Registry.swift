@@ -137,6 +137,12 @@ public struct EntityDefinition: Sendable {
   public let features: [FeatureDefinition]
   /// Feature index by name.
   public let featureIndex: [String: Int]
+  /// The position of stored feature `name` (one a writer may store); nil for a window feature
+  /// (computed from the event stream) or an unknown name.
+  public func storedFeaturePosition(_ name: String) -> Int? {
+    featureIndex[name].flatMap { $0 < storedFeatureCount ? $0 : nil }
+  }
+
   /// The streaming window features, served after the stored ones.
   public let windows: WindowFeatureSet?
   /// How many of `features` come from the entity's hash; the rest are window features.

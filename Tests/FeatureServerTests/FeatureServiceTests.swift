@@ -22,7 +22,11 @@ final class FeatureServiceTests: XCTestCase {
     XCTAssertEqual(features["is_premium"] as? Bool, true)
     XCTAssertEqual(features["txn_count_30d"] as? Int, 0, "absent field takes the registry default")
     XCTAssertEqual(features["chargebacks_90d"] as? Int, 0)
-    XCTAssertEqual(features.count, 8)
+    // The 8 stored features, then the bundled registry's 20 window features (no events: 0 or null).
+    XCTAssertEqual(features.count, 28)
+    XCTAssertEqual(features["txn_count_5m"] as? Int, 0)
+    XCTAssertTrue(features["amount_mean_1h"] is NSNull)
+    XCTAssertEqual(features["amount_std_60s"] as? Double, 0)
     XCTAssertEqual(found.json["status"] as? String, "PRESENT")
     XCTAssertEqual(found.json["entity"] as? String, "customer")
     XCTAssertEqual(found.json["id"] as? String, "42")

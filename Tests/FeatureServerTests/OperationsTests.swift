@@ -14,7 +14,7 @@ final class OperationsTests: XCTestCase {
     guard let promtool = which("promtool") else { throw XCTSkip("promtool not installed (scripts/setup.sh)") }
     let rules = try runCommand(promtool, ["check", "rules", Self.alerts.path])
     XCTAssertEqual(rules.status, 0, rules.output)
-    XCTAssertTrue(rules.output.contains("SUCCESS: 9 rules found"), rules.output)
+    XCTAssertTrue(rules.output.contains("SUCCESS: 10 rules found"), rules.output)
     let config = try runCommand(promtool, ["check", "config", Self.scrapeConfig.path])
     XCTAssertEqual(config.status, 0, config.output)
   }
@@ -33,7 +33,7 @@ final class OperationsTests: XCTestCase {
       rows,
       [
         "Traffic", "Latency", "Errors", "Cache", "Redis pool", "Redis Cluster (empty for a single Redis)",
-        "Predictions", "Feature freshness",
+        "Streaming windows (empty without --stream)", "Predictions", "Feature freshness",
         "Feast API and stored data", "Drift",
       ])
     for panel in panels where panel["type"] as? String != "row" {
@@ -56,7 +56,8 @@ final class OperationsTests: XCTestCase {
     let port = try freeTCPPort()
     let server = Process()
     server.executableURL = URL(fileURLWithPath: binary)
-    server.arguments = ["serve", "--threads", "2", "--bind", "127.0.0.1", "--port", "\(port)"]
+    // --stream: the streaming row and alert have series too.
+    server.arguments = ["serve", "--threads", "2", "--bind", "127.0.0.1", "--port", "\(port)", "--stream", "fs:events"]
     server.standardError = FileHandle.nullDevice
     server.standardOutput = FileHandle.nullDevice
     try server.run()
@@ -118,7 +119,7 @@ final class OperationsTests: XCTestCase {
     }
     // The rules as Prometheus loaded them (so the file it reads is the one tested).
     let rules = try rulesFromPrometheus(prometheusPort)
-    XCTAssertEqual(rules.count, 9)
+    XCTAssertEqual(rules.count, 10)
     for rule in rules {
       XCTAssertEqual(rule.health, "ok", "rule \(rule.name): \(rule.lastError)")
       // An alert fires only past its threshold: the expression itself may be empty.

@@ -8,7 +8,11 @@ final class RegistryTests: XCTestCase {
     XCTAssertEqual(registry.project, "finserve")
     XCTAssertEqual(registry.keyPrefix, "fs")
     XCTAssertEqual(registry.entities.map(\.name), ["customer", "account", "merchant", "user"])
-    XCTAssertEqual(registry.entity(named: "customer")?.features.count, 8)
+    XCTAssertEqual(registry.entity(named: "customer")?.storedFeatureCount, 8)
+    // 3 windows x 6 aggregations + the two 60-second features, served after the stored ones.
+    XCTAssertEqual(registry.entity(named: "customer")?.features.count, 28)
+    XCTAssertEqual(registry.entity(named: "customer")?.features[8].name, "txn_count_1m")
+    XCTAssertEqual(registry.entity(named: "customer")?.features[27].name, "amount_std_60s")
     XCTAssertEqual(registry.entity(named: "account")?.features.count, 7)
     XCTAssertEqual(registry.entity(named: "merchant")?.features.count, 7)
     XCTAssertEqual(registry.entity(named: "customer")?.maxAge, 7 * 86400)
@@ -22,7 +26,8 @@ final class RegistryTests: XCTestCase {
     for (file, entity) in [("customers", "customer"), ("accounts", "account"), ("merchants", "merchant")] {
       let text = try String(contentsOf: root.appendingPathComponent("data/\(file).csv"), encoding: .utf8)
       let header = text.prefix { $0 != "\n" }.split(separator: ",").map(String.init)
-      let features = try XCTUnwrap(registry.entity(named: entity)).features.map(\.name)
+      let definition = try XCTUnwrap(registry.entity(named: entity))
+      let features = definition.features.prefix(definition.storedFeatureCount).map(\.name)
       XCTAssertEqual(header, ["\(entity)_id", "event_timestamp"] + features, file)
     }
   }

@@ -159,9 +159,9 @@ final class StoredDataHardeningTests: XCTestCase {
     sleeper.start()
     usleep(100_000)
     var connections: [RawConnection] = []
-    for id in 1...6 {
+    for id in 1...6 {  // merchants: one command each (a customer's read also takes its window events)
       let connection = try RawConnection(port: harness.port)
-      connection.send("GET /features/customer/\(id) HTTP/1.1\r\nHost: t\r\n\r\n")
+      connection.send("GET /features/merchant/\(id) HTTP/1.1\r\nHost: t\r\n\r\n")
       connections.append(connection)
     }
     let start = Date()

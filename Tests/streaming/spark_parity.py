@@ -89,7 +89,7 @@ def run_spark(spark_in, workdir):
 
     spark = (SparkSession.builder.master("local[1]").appName("parity")
              .config("spark.sql.shuffle.partitions", "1").config("spark.ui.enabled", "false")
-             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.streaming.numRecentProgressUpdates", "1000").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     results = {}

@@ -109,9 +109,12 @@ final class FeatureReader {
           guard let eventsRow = windowRows[index], case .found(var row, let cache) = base,
             let windows = items[index].entity.windows
           else { return base }
-          if case .found(.windowEvents(let events), _) = results[eventsRow] {
+          switch results[eventsRow] {
+          case .found(.windowEvents(let events), _):
             row.setWindowValues(windows.values(of: events, now: now), entity: items[index].entity)
-          } else {
+          case .missing:
+            row.setWindowValues(windows.values(of: StoredWindowEvents(), now: now), entity: items[index].entity)
+          default:
             // Redis failed on the events only (or holds something else there): the stored
             // features are still worth serving; the window features are null, and counted.
             self.metrics.windowReadFailures.wrappingIncrement(ordering: .relaxed)
@@ -182,16 +185,17 @@ final class FeatureReader {
   /// A cached answer, or nil when Redis must be asked.
   private func lookup(_ key: RowKey, source: RowSource) -> RowResult? {
     guard let cache else { return nil }
+    let counted = source.countsInCacheMetrics
     switch cache.lookup(key, now: loop.now) {
     case .fresh(.row(let row), let refresh):
-      metrics.recordCache(.hit)
+      if counted { metrics.recordCache(.hit) }
       if refresh { refreshInBackground(key, source: source) }
       return .found(row, .hit)
     case .fresh(.missing, _):
-      metrics.recordCache(.negative)
+      if counted { metrics.recordCache(.negative) }
       return .missing(.negative)
     case .fresh(.invalid, _):
-      metrics.recordCache(.negative)
+      if counted { metrics.recordCache(.negative) }
       return .invalid(.negative)
     case .expired, .miss:
       return nil
@@ -210,9 +214,10 @@ final class FeatureReader {
   /// Fetches `key` once however many callers miss it at the same time (single-flight): `send`
   /// is called only for the first, with the function that ends the fetch.
   private func fetch(
-    _ key: RowKey, source: RowSource, countsAsRead: Bool = true,
+    _ key: RowKey, source: RowSource, countsAsRead requested: Bool = true,
     send: (@escaping (RedisReplyResult) -> Void) -> Void, completion: @escaping (RowResult) -> Void
   ) {
+    let countsAsRead = requested && source.countsInCacheMetrics
     let deliver: (FeatureCache.FetchOutcome) -> Void = { outcome in
       switch outcome {
       case .found(let row):
@@ -225,9 +230,9 @@ final class FeatureReader {
         if countsAsRead { self.metrics.recordCache(.miss) }
         completion(.invalid(.miss))
       case .failed(let error):
-        guard countsAsRead else { return completion(.unavailable(error)) }
+        guard requested else { return completion(.unavailable(error)) }  // a background refresh
         if let cache = self.cache, case .expired(let stale) = cache.lookup(key, now: monotonicNanoseconds()) {
-          self.metrics.recordCache(.stale)
+          if countsAsRead { self.metrics.recordCache(.stale) }
           switch stale {
           case .row(let row): completion(.found(row, .stale))
           case .missing: completion(.missing(.stale))

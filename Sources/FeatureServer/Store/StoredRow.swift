@@ -45,8 +45,11 @@ protocol RowSource: AnyObject, Sendable {
   func decode(_ reply: RedisReplyView) -> RowDecoding
   /// How long a row read by this source stays fresh in the cache, ns; nil: the cache's TTL.
   var cacheLifetime: UInt64? { get }
+  /// Whether its cache lookups count in `featureserver_cache_requests_total`.
+  var countsInCacheMetrics: Bool { get }
 }
 
 extension RowSource {
   var cacheLifetime: UInt64? { nil }
+  var countsInCacheMetrics: Bool { true }
 }

@@ -15,15 +15,13 @@ import RedisPool
 
   init() {}
 
-  /// Decodes an HGETALL reply in place, inside the reply callback.
-  init(hash reply: RedisReplyView) {
+  /// Decodes an HVALS reply of the events hash in place, inside the reply callback.
+  init(values reply: RedisReplyView) {
     let count = reply.count
-    times.reserveCapacity(count / 2)
-    values.reserveCapacity(count / 2)
-    cutoffs.reserveCapacity(count / 2)
-    var index = 1
-    while index < count {
-      defer { index += 2 }
+    times.reserveCapacity(count)
+    values.reserveCapacity(count)
+    cutoffs.reserveCapacity(count)
+    for index in 0..<count {
       guard let text = reply[index], text.kind == .bulk, let event = Self.decode(text.bytes) else {
         decodeErrors += 1
         continue

@@ -4,7 +4,9 @@ import Atomics
 final class StreamMetrics: Sendable {
   /// Consumer latency bucket bounds (seconds), from the entry's XADD time to its events being
   /// servable: 1 ms to 10 s.
-  static let latencyBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+  static let latencyBounds: [Double] = [
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 10,
+  ]
 
   let eventsIn = ManagedAtomic<Int>(0)
   let badEvents: [ManagedAtomic<Int>] = WindowEventProblem.allCases.map { _ in ManagedAtomic(0) }

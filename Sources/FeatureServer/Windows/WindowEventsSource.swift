@@ -1,6 +1,6 @@
 import RedisPool
 
-/// Reads an entity's recent events (`<prefix>:win:{<entity>:<id>}`, see `StoredWindowEvents`)
+/// Reads an entity's recent events (HVALS) (`<prefix>:win:{<entity>:<id>}`, see `StoredWindowEvents`)
 /// for its window features. Kept in the cache only briefly (`--window-cache-ttl`): a window
 /// feature must show an event within a fraction of a second of its arrival.
 final class WindowEventsSource: RowSource {
@@ -18,15 +18,22 @@ final class WindowEventsSource: RowSource {
   func errorLabel(nativeEntityCount: Int) -> Int { position }
 
   func readCommand(_ key: RowKey) -> RedisCommand {
-    RedisCommand(arguments: [Self.hgetall, key.bytes])
+    // The values hold all a window needs; the fields (transaction ids) are only for idempotence.
+    RedisCommand(arguments: [Self.hvals, key.bytes])
   }
 
   func decode(_ reply: RedisReplyView) -> RowDecoding {
     guard reply.kind == .array else { return .invalid(detail: NativeRowSource.describe(reply)) }
-    // No events is a valid state (counts of 0), not a missing instance.
-    let events = StoredWindowEvents(hash: reply)
+    // No events: counts of 0. Kept in the cache's negative ring, so a flood of unknown ids
+    // cannot evict rows through their (empty) events.
+    guard reply.count > 0 else { return .missing }
+    let events = StoredWindowEvents(values: reply)
     return .row(.windowEvents(events), decodeErrors: events.decodeErrors)
   }
 
-  private static let hgetall = Array("HGETALL".utf8)
+  /// Its lookups are part of a row's read, not reads of their own: kept out of the cache's
+  /// request metrics (and `X-Cache` is the row's).
+  var countsInCacheMetrics: Bool { false }
+
+  private static let hvals = Array("HVALS".utf8)
 }

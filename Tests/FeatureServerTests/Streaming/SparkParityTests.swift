@@ -19,7 +19,11 @@ final class SparkParityTests: XCTestCase {
         "--featureserver", productsDirectory.appendingPathComponent("featureserver").path,
         "--workdir", workdir.path, "--events", "20000", "--customers", "500",
       ], timeout: 600)
-    let report = result.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+    // The last line holds the report (after whatever the JVM printed on it).
+    let report =
+      result.output.range(of: #"{"events""#, options: .backwards).map {
+        String(result.output[$0.lowerBound...].prefix { $0 != "\n" })
+      } ?? ""
     XCTAssertEqual(result.status, 0, "spark_parity.py: \(result.output.suffix(4000))")
     let parsed = try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any]
     XCTAssertEqual(parsed?["events"] as? Int, 20000, report)

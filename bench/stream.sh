@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Streaming ingest (issue 15): featureserver consuming a Redis Stream of transactions for 10 000
+# customers into the bundled window features (1m/5m/1h x 6 aggregations + 60 s trailing), with
+# redis-server beside it on this machine. Three measurements, ROUNDS times each, medians:
+#   ingest      a backlog of BACKLOG events consumed from start: events/s (goal >= 50 000)
+#   lag         RATE events/s appended live for DURATION s: XADD-to-servable p50/p99 from the
+#               server's featureserver_stream_processing_seconds histogram (goal p99 <= 100 ms)
+#   get         wrk -t1 -c10 GET /features/customer/<random> without ingest and while RATE events/s
+#               are ingested: p99 ratio (goal <= 1.2x)
+#
+#   bench/stream.sh                  # THREADS=1 BACKLOG=300000 RATE=20000 DURATION=20 ROUNDS=3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+THREADS=${THREADS:-1}
+BACKLOG=${BACKLOG:-300000}
+RATE=${RATE:-20000}
+DURATION=${DURATION:-20}
+ROUNDS=${ROUNDS:-3}
+SKIP_REFERENCE=1
+work=$(mktemp -d)
+. bench/stack.sh
+trap stack_cleanup EXIT
+stack_setup
+python_venv=$(scripts/test-venv.sh)
+producer() { "$python_venv/bin/python" bench/stream_producer.py --port "$redis_port" "$@"; }
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+
+# p50/p99 (ms) of the processing histogram between two /metrics snapshots, interpolated within
+# buckets as Prometheus's histogram_quantile does.
+processing_quantiles() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+def buckets(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'featureserver_stream_processing_seconds_bucket\{le="([^"]+)"\} (\d+)', line)
+        if m: out[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = int(m.group(2))
+    return out
+a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
+bounds = sorted(b)
+counts = [b[x] - a.get(x, 0) for x in bounds]
+total = counts[-1]
+def q(p):
+    rank, lower, below = p * total, 0.0, 0
+    for bound, cumulative in zip(bounds, counts):
+        if cumulative >= rank:
+            if bound == float("inf"): return lower * 1000
+            inside = cumulative - below
+            return 1000 * (lower + (bound - lower) * ((rank - below) / inside if inside else 1))
+        lower, below = bound, cumulative
+    return float("nan")
+print("%.1f %.1f %d" % (q(0.5), q(0.99), total))
+PY
+}
+
+echo "# bench/stream.sh $(date -u +%FT%TZ) $(nproc) cores, featureserver threads=$THREADS, 10 000 customers, backlog $BACKLOG, live rate $RATE/s"
+: >"$work/results"
+for round in $(seq 1 "$ROUNDS"); do
+  # 1. A backlog consumed from the start.
+  stream="fs:events:backlog$round"
+  producer --stream "$stream" --count "$BACKLOG" --prefix "r${round}b" >/dev/null
+  start_ours "ingest$round" --stream "$stream" --stream-consumer bench
+  port=${ports[ingest$round]}
+  first_time="" first_count=0
+  while :; do
+    count=$(metric "$port" featureserver_stream_events_total)
+    now=$(date +%s.%N)
+    if [ -z "$first_time" ] && [ "${count:-0}" -gt 0 ]; then first_time=$now first_count=$count; fi
+    [ "${count:-0}" -ge "$BACKLOG" ] && break
+    sleep 0.05
+  done
+  rate=$(awk -v n="$((count - first_count))" -v a="$first_time" -v b="$now" 'BEGIN { printf "%.0f", n / (b - a) }')
+  echo "ingest $rate events/s" | tee -a "$work/results"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  redis-cli -p "$redis_port" DEL "$stream" >/dev/null
+
+  # 2. and 3. Live ingest at RATE, and GET p99 with and without it.
+  stream="fs:events:live$round"
+  start_ours "live$round" --stream "$stream" --stream-consumer bench
+  port=${ports[live$round]}
+  wrk -t1 -c10 -d3s -s bench/lua/features.lua "http://127.0.0.1:$port" >/dev/null
+  run_wrk get-quiet -t1 -c10 -d"${DURATION}s" -s bench/lua/features.lua "http://127.0.0.1:$port" | tee -a "$work/results"
+  curl -s "http://127.0.0.1:$port/metrics" >"$work/before"
+  producer --stream "$stream" --rate "$RATE" --seconds "$((DURATION + 2))" --prefix "r${round}l" >"$work/produced" &
+  sleep 1
+  run_wrk get-ingesting -t1 -c10 -d"${DURATION}s" -s bench/lua/features.lua "http://127.0.0.1:$port" |
+    tee -a "$work/results"
+  wait $!
+  sleep 1
+  curl -s "http://127.0.0.1:$port/metrics" >"$work/after"
+  read -r p50 p99 n < <(processing_quantiles "$work/before" "$work/after")
+  echo "lag $p50 $p99 $n $(cat "$work/produced")" | tee -a "$work/results"
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+done
+
+echo "## medians"
+awk '$1 == "ingest" {print $2}' "$work/results" | median | awk '{ printf "ingest: %.0f events/s (goal >= 50000)\n", $1 }'
+p50=$(awk '$1 == "lag" {print $2}' "$work/results" | median)
+p99=$(awk '$1 == "lag" {print $3}' "$work/results" | median)
+echo "lag at $RATE events/s: XADD to servable p50 ${p50} ms, p99 ${p99} ms (goal p99 <= 100)"
+summarize get-quiet get-ingesting
+q=$(awk '$1 == "get-quiet" {print $4}' "$work/results" | median)
+i=$(awk '$1 == "get-ingesting" {print $4}' "$work/results" | median)
+awk -v q="$q" -v i="$i" 'BEGIN { printf "GET p99 while ingesting / quiet: %.2fx (goal <= 1.2x)\n", i / q }'
