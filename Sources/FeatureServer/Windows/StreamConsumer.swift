@@ -30,6 +30,11 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
   private var maxEventTime: Int64?
   /// The writer script's SHA-1 once SCRIPT LOAD gave it.
   private var scriptSHA1: [UInt8]?
+  /// Set when a node answered NOSCRIPT (a restarted node, another cluster node): the next batch
+  /// sends the script's body, which loads it there, then EVALSHA again.
+  private var sendScriptBody = false
+  /// Whether the last Redis step failed: a failure is logged when it starts, not on every retry.
+  private var failing = false
   /// Own pending entries are read first ("0"), then new ones (">").
   private var readingPending = true
   private var lastClaim: UInt64 = 0
@@ -72,7 +77,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
       case .success(.status): break
       case .success(.error(let text)) where text.hasPrefix("BUSYGROUP"): break
       case let other:
-        streamLogger.warning("cannot create the consumer group; retrying", metadata: ["redis": "\(other)"])
+        problem("cannot create the consumer group; retrying", other)
         return retry(after: 1, prepare)
       }
       if case .success(.bulk(let bytes)) = results[1], let time = Int64(String(decoding: bytes, as: UTF8.self)) {
@@ -118,7 +123,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
       case .success(.null):
         idle()
       case let other:
-        streamLogger.warning("cannot read the event stream; retrying", metadata: ["redis": "\(other)"])
+        problem("cannot read the event stream; retrying", other)
         retry(after: 0.5, poll)
       }
     }
@@ -214,7 +219,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
         commands.append(
           writer.command(
             entity: entity, windows: windows, id: entityID, event: parsed, watermark: watermark,
-            scriptSHA1: scriptSHA1))
+            scriptSHA1: sendScriptBody ? nil : scriptSHA1))
       }
       if let problem {
         bad(problem, id: id)
@@ -252,13 +257,14 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
         maxEventTime = maxAtStart
         readingPending = true
         if noScript && failed == nil {
-          scriptSHA1 = nil  // EVAL loads the script where it was missing (a restarted or new node)
+          sendScriptBody = true
           return poll()
         }
         metrics.writeFailures.wrappingIncrement(ordering: .relaxed)
-        streamLogger.warning("cannot store events; retrying", metadata: ["redis": "\(failed!)"])
+        problem("cannot store events; retrying", failed!)
         return retry(after: 0.5, poll)
       }
+      sendScriptBody = false
       metrics.duplicateEvents.wrappingIncrement(by: duplicates, ordering: .relaxed)
       metrics.evictedEvents.wrappingIncrement(by: evicted, ordering: .relaxed)
       finish(ids: ids, addedTimes: addedTimes, accepted: accepted, late: late)
@@ -278,9 +284,13 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     redis.send(batch: commands) { [self] results in
       guard results.allSatisfy({ if case .success(let value) = $0, !Self.isError(value) { true } else { false } })
       else {
-        streamLogger.warning("cannot acknowledge events; they will be read again", metadata: ["redis": "\(results)"])
+        problem("cannot acknowledge events; they will be read again", results)
         readingPending = true
         return retry(after: 0.5, poll)
+      }
+      if failing {
+        failing = false
+        streamLogger.notice("the event stream is consumed again")
       }
       metrics.eventsIn.wrappingIncrement(by: accepted, ordering: .relaxed)
       metrics.lateEvents.wrappingIncrement(by: late, ordering: .relaxed)
@@ -315,6 +325,13 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
         "problem": "\(problem.rawValue)", "reason": "\(problem.explanation)",
         "first_entry": "\(String(decoding: id, as: UTF8.self))",
       ])
+  }
+
+  /// Logs a Redis problem once when it starts; retries are silent until a batch succeeds.
+  private func problem(_ message: Logger.Message, _ detail: Any) {
+    guard !failing else { return }
+    failing = true
+    streamLogger.warning(message, metadata: ["redis": "\(String(describing: detail).prefix(300))"])
   }
 
   private func retry(after seconds: Double, _ action: @escaping () -> Void) {
