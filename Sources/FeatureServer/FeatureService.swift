@@ -92,22 +92,31 @@ public final class FeatureService: @unchecked Sendable {
     for (index, entity) in registry.entities.enumerated() { entityIndex[entity.name] = index }
     self.entityIndex = entityIndex
     if let stream = configuration.stream.stream, registry.entities.contains(where: { $0.windows != nil }) {
-      consumer = StreamConsumer(
-        configuration: configuration.stream, stream: stream, registry: registry, loop: loops[0],
-        redis: pool.on(loops[0]))
+      do {
+        ingest = try StreamIngest(
+          configuration: configuration.stream, stream: stream, registry: registry, redis: pool.configuration)
+      } catch {
+        streamLogger.error("cannot create the stream consumer", metadata: ["error": "\(error)"])
+        ingest = nil
+      }
     } else {
-      consumer = nil
+      ingest = nil
     }
   }
 
-  /// The event stream's consumer; nil without `--stream` or without window features.
-  let consumer: StreamConsumer?
+  /// The event stream's consumer on its own loop; nil without `--stream` or without window
+  /// features.
+  let ingest: StreamIngest?
+  var consumer: StreamConsumer? { ingest?.consumer }
+  /// Whether the event stream is consumed (`--stream` with window features, and the consumer
+  /// could be created).
+  public var consumesStream: Bool { ingest != nil }
 
   /// Starts consuming the event stream (after the pool has started).
-  public func startStreaming() { consumer?.start() }
+  public func startStreaming() throws { try ingest?.start() }
 
   /// Stops reading the event stream (entries in flight stay pending and are read again later).
-  public func stopStreaming() { consumer?.stop() }
+  public func stopStreaming() { ingest?.stop() }
 
   /// Adds the routes to `router`.
   public func install(on router: Router) {

@@ -99,6 +99,9 @@ struct ServeCommand: ParsableCommand {
     let feastServing = feastRepository.map { FeastServing(repository: $0, configuration: feast.configuration) }
     let service = FeatureService(
       registry: registry, pool: pool, configuration: configuration, models: models, feast: feastServing)
+    if configuration.stream.stream != nil && !service.consumesStream {
+      throw ValidationError("--stream: the stream consumer could not be created (see the log)")
+    }
     let router = Router()
     service.install(on: router)
     let server = HTTPServer(configuration: httpConfiguration, group: group, router: router)
@@ -109,7 +112,7 @@ struct ServeCommand: ParsableCommand {
         service: service, loop: group.loops[0], interval: feast.configuration.registryRefreshSeconds)
       : nil
     defer { withExtendedLifetime(registryWatcher) {} }
-    service.startStreaming()
+    try service.startStreaming()
     defer { service.stopStreaming() }
     do {
       let reload: @Sendable (Int32) -> Void = { _ in

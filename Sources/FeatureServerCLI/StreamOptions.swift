@@ -17,6 +17,9 @@ struct StreamOptions: ParsableArguments {
   @Option(help: "This server's consumer name in the group; keep it stable across restarts. Default: the host name.")
   var streamConsumer: String?
 
+  @Option(help: "Redis connections of the stream consumer (its own, beside --redis-pool-size).")
+  var streamConnections = defaults.connections
+
   @Option(help: "Stream entries read per XREADGROUP.")
   var streamBatchSize = defaults.batchSize
 
@@ -48,6 +51,7 @@ struct StreamOptions: ParsableArguments {
     configuration.stream = stream
     configuration.group = streamGroup
     configuration.consumer = streamConsumer
+    configuration.connections = streamConnections
     configuration.batchSize = streamBatchSize
     configuration.pollInterval = streamPollInterval
     configuration.claimIdle = streamClaimIdle

@@ -63,6 +63,9 @@ public final class RedisLoopPool {
   }
 
   /// Connections on this loop that are ready for commands.
+  /// Whether this pool routes over a Redis Cluster (keys of one command must share a slot).
+  public var isCluster: Bool { single == nil }
+
   public var liveConnections: Int { connections.reduce(0) { $0 + ($1.isReady ? 1 : 0) } }
 
   /// Connections on this loop waiting for Redis to answer again after a timeout.

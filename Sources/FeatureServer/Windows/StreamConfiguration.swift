@@ -9,6 +9,8 @@ public struct StreamConfiguration: Sendable {
   /// This consumer's name in the group; stable across restarts so a restarted server finishes
   /// the entries it had read but not acknowledged. Default: the host name.
   public var consumer: String? = nil
+  /// Redis connections of the consumer (its own, beside the serving pool).
+  public var connections = 2
   /// Entries read per XREADGROUP.
   public var batchSize = 512
   /// Seconds between reads while the stream is idle.
@@ -29,6 +31,7 @@ public struct StreamConfiguration: Sendable {
       guard !stream.isEmpty, stream.utf8.count <= 256 else { throw ConfigurationError("stream must be 1-256 bytes") }
     }
     guard !group.isEmpty, group.utf8.count <= 256 else { throw ConfigurationError("stream-group must be 1-256 bytes") }
+    try ConfigurationError.check("stream-connections", connections, in: 1...64)
     try ConfigurationError.check("stream-batch-size", batchSize, in: 1...100_000)
     try ConfigurationError.checkSeconds("stream-poll-interval", pollInterval, positive: true)
     try ConfigurationError.checkSeconds("stream-claim-idle", claimIdle, positive: true)

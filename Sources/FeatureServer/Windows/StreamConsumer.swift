@@ -25,6 +25,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
   private let watermarkKey: [UInt8]
   private let windowed: [(entity: EntityDefinition, windows: WindowFeatureSet)]
   private let writer: WindowEventWriter
+  private let registry: Registry
   private let loop: EventLoop
   private let redis: RedisLoopPool
   private var maxEventTime: Int64?
@@ -49,7 +50,8 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     consumer = Array((configuration.consumer ?? StreamConsumer.hostName()).utf8)
     watermarkKey = Array("\(registry.keyPrefix):watermark:\(stream):\(configuration.group)".utf8)
     windowed = registry.entities.compactMap { entity in entity.windows.map { (entity, $0) } }
-    writer = WindowEventWriter(registry: registry, maxEventsPerEntity: configuration.maxEventsPerEntity)
+    writer = WindowEventWriter(maxEventsPerEntity: configuration.maxEventsPerEntity)
+    self.registry = registry
     self.loop = loop
     self.redis = redis
   }
@@ -185,7 +187,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     let maxAtStart = maxEventTime
     var ids: [[UInt8]] = []
     var addedTimes: [Int64] = []
-    var commands: [RedisCommand] = []
+    var writes: [WindowEventWrite] = []
     var accepted = 0
     var late = 0
     for case .array(let entry) in entries {
@@ -216,10 +218,9 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
           late += 1
           continue
         }
-        commands.append(
-          writer.command(
-            entity: entity, windows: windows, id: entityID, event: parsed, watermark: watermark,
-            scriptSHA1: sendScriptBody ? nil : scriptSHA1))
+        writes.append(
+          WindowEventWriter.write(
+            registry: registry, entity: entity, windows: windows, id: entityID, event: parsed, watermark: watermark))
       }
       if let problem {
         bad(problem, id: id)
@@ -232,19 +233,22 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
       accepted += 1
       if maxEventTime == nil || event.time > maxEventTime! { maxEventTime = event.time }
     }
-    guard !commands.isEmpty else {
+    guard !writes.isEmpty else {
       return finish(ids: ids, addedTimes: addedTimes, accepted: accepted, late: late)
     }
-    redis.send(batch: commands) { [self] results in
+    let calls = writer.commands(writes, cluster: redis.isCluster, scriptSHA1: sendScriptBody ? nil : scriptSHA1)
+    redis.send(batch: calls.map(\.0)) { [self] results in
       var noScript = false
       var failed: RedisResult? = nil
       var duplicates = 0
       var evicted = 0
-      for result in results {
+      for (index, result) in results.enumerated() {
         switch result {
-        case .success(.integer(let code)):
-          if code == 0 { duplicates += 1 }
-          if code >= 2 { evicted += 1 }
+        case .success(.array(let codes)) where codes.count == calls[index].1.count:
+          for case .integer(let code) in codes {
+            if code == 0 { duplicates += 1 }
+            if code >= 2 { evicted += 1 }
+          }
         case .success(.error(let text)) where text.hasPrefix("NOSCRIPT"):
           noScript = true
         default:
