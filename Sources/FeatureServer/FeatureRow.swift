@@ -51,13 +51,25 @@ import RedisPool
     self.values = values
     self.eventTimestamp = eventTimestamp
     self.decodeErrors = decodeErrors
-    renderedFeatures = FeatureRow.render(values, entity: entity, only: nil)
+    // With window features, the stored ones only: the rest is appended when the row is served.
+    renderedFeatures = FeatureRow.render(
+      values, entity: entity,
+      only: entity.windows == nil ? nil : Array(0..<entity.storedFeatureCount))
   }
 
-  /// Puts the window features' values (computed at read time) after the stored ones.
+  /// Puts the window features' values (computed at read time) after the stored ones, in
+  /// `values` and in `renderedFeatures` (whose stored part was rendered once, when read).
   mutating func setWindowValues(_ windowValues: [FeatureValue?], entity: EntityDefinition) {
-    values.replaceSubrange(entity.storedFeatureCount..<values.count, with: windowValues)
-    renderedFeatures = FeatureRow.render(values, entity: entity, only: nil)
+    let start = entity.storedFeatureCount
+    values.replaceSubrange(start..<values.count, with: windowValues)
+    renderedFeatures.removeLast()  // the closing brace
+    renderedFeatures.reserveCapacity(renderedFeatures.count + windowValues.count * 32)
+    for (offset, value) in windowValues.enumerated() {
+      if start + offset > 0 { renderedFeatures.append(UInt8(ascii: ",")) }
+      renderedFeatures.append(contentsOf: entity.features[start + offset].jsonKey)
+      JSONWriter.appendValue(value, to: &renderedFeatures)
+    }
+    renderedFeatures.append(UInt8(ascii: "}"))
   }
 
   /// `"features":{name: value, ...}`, for all features or the given indices.

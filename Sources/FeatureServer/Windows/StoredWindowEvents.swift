@@ -38,19 +38,25 @@ import RedisPool
     Array("\(time) \(value) \(cutoff.map(String.init) ?? "-")".utf8)
   }
 
+  /// The event in a stored value, or nil when it is not `<time> <value> <cutoff or ->` with a
+  /// time and cutoff within the event times the engine accepts (outside data: nothing here may
+  /// reach an overflowing operation later).
   static func decode(_ bytes: UnsafeRawBufferPointer) -> (time: Int64, value: Double, cutoff: Int64)? {
-    guard bytes.count <= 96 else { return nil }
-    var fields: [UnsafeRawBufferPointer] = []
-    var start = 0
-    for position in 0...bytes.count where position == bytes.count || bytes[position] == 32 {
-      fields.append(UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
-      start = position + 1
-    }
-    guard fields.count == 3, let time = DecimalText.int64(fields[0]), let value = DecimalText.double(fields[1]),
-      value.isFinite
+    guard bytes.count <= 96, let first = bytes.firstIndex(of: 32) else { return nil }
+    guard let second = bytes[(first + 1)...].firstIndex(of: 32) else { return nil }
+    let timeBytes = UnsafeRawBufferPointer(rebasing: bytes[..<first])
+    let valueBytes = UnsafeRawBufferPointer(rebasing: bytes[(first + 1)..<second])
+    let cutoffBytes = UnsafeRawBufferPointer(rebasing: bytes[(second + 1)...])
+    guard let time = DecimalText.int64(timeBytes), validTimes.contains(time),
+      let value = DecimalText.double(valueBytes), value.isFinite
     else { return nil }
-    if fields[2].count == 1 && fields[2][0] == UInt8(ascii: "-") { return (time, value, Int64.min) }
-    guard let cutoff = DecimalText.int64(fields[2]) else { return nil }
+    if cutoffBytes.count == 1 && cutoffBytes[0] == UInt8(ascii: "-") { return (time, value, Int64.min) }
+    guard let cutoff = DecimalText.int64(cutoffBytes), validCutoffs.contains(cutoff) else { return nil }
     return (time, value, cutoff)
   }
+
+  /// Event times in µs: 1970 to 9999, as `EventTime.validRange`.
+  static let validTimes: ClosedRange<Int64> = 0...(EventTime.validRange.upperBound * 1_000_000 + 999_999)
+  /// A watermark is an event time minus a delay of at most a week (the registry's bound).
+  static let validCutoffs: ClosedRange<Int64> = (-7 * 86_400 * 1_000_000)...validTimes.upperBound
 }

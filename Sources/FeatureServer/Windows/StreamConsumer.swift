@@ -115,17 +115,20 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
       Self.xreadgroup, Self.groupWord, group, consumer, Self.count, Array(String(configuration.batchSize).utf8),
       Self.streams, stream, readingPending ? Self.zero : Self.newOnly,
     ])
-    redis.send(command) { [self] result in
+    redis.send(viewing: command) { [self] result in
       switch result {
-      case .success(.array(let streams)):
-        guard case .array(let pair)? = streams.first, pair.count == 2, case .array(let entries) = pair[1],
-          !entries.isEmpty
+      case .success(let reply) where reply.kind == .array:
+        // [[stream, [[id, [field, value, ...]], ...]]]; read in place, inside this callback.
+        guard let pair = reply[0], pair.count == 2, let entries = pair[1], entries.kind == .array, entries.count > 0
         else { return idle() }
         process(entries)
-      case .success(.null):
+      case .success(let reply) where reply.kind == .null:
         idle()
-      case let other:
-        problem("cannot read the event stream; retrying", other)
+      case .success(let reply):
+        problem("cannot read the event stream; retrying", String(decoding: reply.bytes.prefix(200), as: UTF8.self))
+        retry(after: 0.5, poll)
+      case .failure(let error):
+        problem("cannot read the event stream; retrying", error)
         retry(after: 0.5, poll)
       }
     }
@@ -183,25 +186,28 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
 
   // MARK: Storing
 
-  private func process(_ entries: [RedisValue]) {
+  /// Stores the events of `entries` (a view: everything needed is copied out before return).
+  private func process(_ entries: RedisReplyView) {
     let maxAtStart = maxEventTime
     var ids: [[UInt8]] = []
     var addedTimes: [Int64] = []
     var writes: [WindowEventWrite] = []
     var accepted = 0
     var late = 0
-    for case .array(let entry) in entries {
-      guard entry.count == 2, case .bulk(let id) = entry[0] else { continue }
+    for position in 0..<entries.count {
+      guard let entry = entries[position], entry.count == 2, let idView = entry[0], idView.kind == .bulk else {
+        continue
+      }
+      let id = Array(idView.bytes)
       ids.append(id)
       addedTimes.append(Self.milliseconds(ofEntryID: id) * 1000)
       // A pending entry deleted from the stream (XTRIM) comes back without fields: nothing to store.
-      guard case .array(let fields) = entry[1] else { continue }
-      let object = Self.object(fields)
+      guard let fields = entry[1], fields.kind == .array else { continue }
       var event: WindowEvent? = nil
       var problem: WindowEventProblem? = nil
       for (entity, windows) in windowed {
         let parsed: WindowEvent
-        switch windows.schema.parse(object) {
+        switch windows.schema.parse(fields: fields) {
         case .success(let value): parsed = value
         case .failure(.missingKey): continue  // not an event of this entity
         case .failure(let other):
@@ -306,19 +312,6 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
   }
 
   // MARK: Helpers
-
-  /// An entry's field/value pairs as an object of text members. Producers write one member
-  /// per field (`XADD … transaction_id t1 customer_id 42 amount 12.5 event_timestamp 2026-…`);
-  /// numbers and times are read from their text.
-  private static func object(_ fields: [RedisValue]) -> FlatJSONObject {
-    var object = FlatJSONObject()
-    var index = 0
-    while index + 1 < fields.count, object.count < FlatJSONObject.maxMembers {
-      if let name = fields[index].text, let value = fields[index + 1].text { object.append(name, .string(value)) }
-      index += 2
-    }
-    return object
-  }
 
   private func bad(_ problem: WindowEventProblem, id: [UInt8]) {
     metrics.badEvents[WindowEventProblem.allCases.firstIndex(of: problem)!].wrappingIncrement(ordering: .relaxed)

@@ -1,4 +1,5 @@
 import Foundation
+import RedisPool
 
 /// One transaction of the event stream, as the window engine needs it.
 public struct WindowEvent: Sendable, Equatable {
@@ -80,6 +81,53 @@ public struct WindowEventSchema: Sendable, Equatable {
     }
     guard let time = Self.microseconds(object[timeField]) else { return .failure(.invalidTime) }
     return .success(WindowEvent(transactionID: transactionID, key: key, keyJSON: keyJSON, time: time, value: value))
+  }
+
+  /// Parses one stream entry's field/value pairs in place (inside the reply callback): the
+  /// same rules as a JSON object whose members are all text (numbers and times read from it).
+  func parse(fields: RedisReplyView) -> Result<WindowEvent, WindowEventProblem> {
+    var transactionID: UnsafeRawBufferPointer? = nil
+    var key: UnsafeRawBufferPointer? = nil
+    var value: UnsafeRawBufferPointer? = nil
+    var time: UnsafeRawBufferPointer? = nil
+    var index = 0
+    let count = fields.count
+    while index + 1 < count {
+      defer { index += 2 }
+      guard let name = fields[index], let text = fields[index + 1], text.kind == .bulk else { continue }
+      let nameBytes = name.bytes
+      if nameBytes.elementsEqual(transactionIDField.utf8) {
+        transactionID = text.bytes
+      } else if nameBytes.elementsEqual(keyField.utf8) {
+        key = text.bytes
+      } else if nameBytes.elementsEqual(valueField.utf8) {
+        value = text.bytes
+      } else if nameBytes.elementsEqual(timeField.utf8) {
+        time = text.bytes
+      }
+    }
+    let id = transactionID.flatMap(Self.text)
+    if requiresTransactionID && id == nil { return .failure(.missingTransactionID) }
+    guard let keyText = key.flatMap(Self.text) else { return .failure(.missingKey) }
+    guard let value, value.count <= 64, let number = DecimalText.double(value), number.isFinite else {
+      return .failure(.invalidValue)
+    }
+    guard let time, let microseconds = Self.microseconds(text: time) else { return .failure(.invalidTime) }
+    return .success(
+      WindowEvent(
+        transactionID: id, key: keyText, keyJSON: [], time: microseconds, value: number))
+  }
+
+  private static func text(_ bytes: UnsafeRawBufferPointer) -> String? {
+    guard !bytes.isEmpty, bytes.count <= maxTextBytes else { return nil }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Event time from text: epoch seconds or RFC 3339.
+  static func microseconds(text bytes: UnsafeRawBufferPointer) -> Int64? {
+    guard bytes.count <= 64 else { return nil }
+    if let seconds = DecimalText.double(bytes) { return microseconds(seconds: seconds) }
+    return microseconds(.string(String(decoding: bytes, as: UTF8.self)))
   }
 
   /// A non-empty string, or an integer written as one; nil for anything else.
