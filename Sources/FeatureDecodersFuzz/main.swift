@@ -2,8 +2,9 @@
 // POST /predict and POST /features, and a stored row (any field names, values and `_ts` bytes);
 // for Feast, the body of POST /get-online-features with its entity values, a write's `df`, a
 // stored `feast.types.Value` and a stored or written timestamp; a Redis Cluster redirect reply and
-// a command's key slot. The first input byte picks the decoder (0xF0 and above: the Feast ones;
-// 0xE0-0xEF: the cluster ones); the rest is its input.
+// a command's key slot; for streaming windows, an event (JSON, or a stream entry's fields), a
+// stored event and a POST /events body. The first input byte picks the decoder (0xF0 and above:
+// the Feast ones; 0xE0-0xEF: the cluster ones; 0xD0-0xDF: the streaming ones); the rest is its input.
 // Build and run (see .ci/fuzz.sh):
 //   swift build --scratch-path .build-fuzz --product feature-decoders-fuzz \
 //     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -DFUZZING
@@ -31,6 +32,10 @@
     }
     if data[0] >= 0xE0 {
       fuzzCluster(body)
+      return 0
+    }
+    if data[0] >= 0xD0 {
+      fuzzStream(data[0] - 0xD0, body)
       return 0
     }
     switch data[0] % 3 {
@@ -65,6 +70,43 @@
       }
     }
     return 0
+  }
+
+  /// Streaming windows: whatever an event, a stored event or a POST /events body holds, the
+  /// engine never traps and serves one value per window feature.
+  func fuzzStream(_ selector: UInt8, _ body: [UInt8]) {
+    let windows = customer.windows!
+    switch selector % 3 {
+    case 0:
+      if case .success(let event) = windows.schema.parse(body) {
+        precondition(event.value.isFinite && StoredWindowEvents.validTimes.contains(event.time))
+        for (_, window) in windows.windows {
+          for start in window.window.starts(containing: event.time) {
+            precondition(start <= event.time && event.time < start + window.window.size)
+          }
+        }
+        _ = windows.counts(time: event.time, watermark: event.time &- windows.delay)
+        var replay = WindowReplay(window: windows.windows[0].window, delay: windows.delay)
+        _ = replay.add(event)
+        _ = replay.add(event)
+        precondition(replay.openWindows().allSatisfy { $0.aggregates.count == 2 })
+      }
+    case 1:
+      // Stored event values, separated by 0xFF, served at a fixed time.
+      var events = StoredWindowEvents()
+      for value in body.split(separator: 0xFF) {
+        value.withUnsafeBytes { bytes in
+          if let event = StoredWindowEvents.decode(bytes) {
+            events.times.append(event.time)
+            events.values.append(event.value)
+            events.cutoffs.append(event.cutoff)
+          }
+        }
+      }
+      precondition(windows.values(of: events, now: 1_795_000_000_000_000).count == windows.features.count)
+    default:
+      if case .success(let objects) = EventsBody.objects(body, limit: 50) { precondition(objects.count <= 50) }
+    }
   }
 
   /// An error reply read as a redirect, and a command (arguments split at 0xFF) routed by its key.

@@ -72,6 +72,15 @@ import RedisPool
     renderedFeatures.append(UInt8(ascii: "}"))
   }
 
+  /// `setWindowValues` for an entity without recent events, whose window values (0 counts and
+  /// sums, null means) and their JSON are the same every time: appended as rendered once.
+  mutating func setNoWindowEvents(entity: EntityDefinition) {
+    guard let empty = entity.emptyWindows else { return }
+    values.replaceSubrange(entity.storedFeatureCount..<values.count, with: empty.values)
+    renderedFeatures.removeLast()  // the closing brace
+    renderedFeatures.append(contentsOf: empty.rendered)
+  }
+
   /// `"features":{name: value, ...}`, for all features or the given indices.
   static func render(_ values: [FeatureValue?], entity: EntityDefinition, only: [Int]?) -> [UInt8] {
     var output: [UInt8] = []

@@ -147,6 +147,8 @@ public struct EntityDefinition: Sendable {
   public let windows: WindowFeatureSet?
   /// How many of `features` come from the entity's hash; the rest are window features.
   public let storedFeatureCount: Int
+  /// The window features' values and JSON when the entity has no recent events.
+  let emptyWindows: (values: [FeatureValue?], rendered: [UInt8])?
 
   init(
     name: String, description: String, idRule: IdRule, maxAge: Double, features: [FeatureDefinition],
@@ -168,6 +170,20 @@ public struct EntityDefinition: Sendable {
     }
     let features = features + windowFeatures
     self.features = features
+    if let windows {
+      // What an entity without events serves: `,"txn_count_1m":0,...}` after its stored features.
+      let values = windows.values(of: StoredWindowEvents(), now: 0)
+      var rendered: [UInt8] = []
+      for (offset, value) in values.enumerated() {
+        if storedFeatureCount + offset > 0 { rendered.append(UInt8(ascii: ",")) }
+        rendered.append(contentsOf: features[storedFeatureCount + offset].jsonKey)
+        JSONWriter.appendValue(value, to: &rendered)
+      }
+      rendered.append(UInt8(ascii: "}"))
+      emptyWindows = (values, rendered)
+    } else {
+      emptyWindows = nil
+    }
     var index: [String: Int] = [:]
     for (position, feature) in features.enumerated() { index[feature.name] = position }
     featureIndex = index

@@ -74,12 +74,48 @@ final class FeatureReader {
 
   /// Reads one native instance (with its window features, when its entity declares them).
   func read(_ entity: EntityDefinition, id: String, completion: @escaping (ReadResult) -> Void) {
-    guard entity.windows != nil else {
-      return read(source(of: entity), key: RowKey(registry.redisKey(entity: entity.name, id: id))) {
-        completion($0.native)
+    let baseKey = RowKey(registry.redisKey(entity: entity.name, id: id))
+    guard entity.windows != nil, let position = registry.position(of: entity.name),
+      let eventsSource = windowSources[position]
+    else {
+      return read(source(of: entity), key: baseKey) { completion($0.native) }
+    }
+    // The row and its events: from the cache when both are there (no batch, no closure),
+    // else in one round trip.
+    let baseSource = nativeSources[position]
+    let eventsKey = RowKey(registry.windowEventsKey(entity: entity.name, id: id))
+    if let base = lookup(baseKey, source: baseSource) {
+      if let events = lookup(eventsKey, source: eventsSource) {
+        return completion(withWindows(base.native, events: events, position: position, now: wallClockMicroseconds()))
+      }
+      return read(eventsSource, key: eventsKey) { events in
+        completion(self.withWindows(base.native, events: events, position: position, now: wallClockMicroseconds()))
       }
     }
-    read(many: [(entity, id)]) { completion($0[0]) }
+    read(rows: [(baseSource, baseKey), (eventsSource, eventsKey)]) { results in
+      completion(
+        self.withWindows(results[0].native, events: results[1], position: position, now: wallClockMicroseconds()))
+    }
+  }
+
+  /// A read row with its window features computed from its events at `now`.
+  private func withWindows(_ base: ReadResult, events: RowResult, position: Int, now: Int64) -> ReadResult {
+    guard case .found(var row, let cache) = base, let windows = registry.entities[position].windows else {
+      return base
+    }
+    switch events {
+    case .found(.windowEvents(let stored), _):
+      row.setWindowValues(windows.values(of: stored, now: now), entity: registry.entities[position])
+    case .missing:
+      row.setNoWindowEvents(entity: registry.entities[position])
+    default:
+      // Redis failed on the events only (or holds something else there): the stored features
+      // are still worth serving; the window features are null, and counted.
+      metrics.windowReadFailures.wrappingIncrement(ordering: .relaxed)
+      row.setWindowValues(
+        [FeatureValue?](repeating: nil, count: windows.features.count), entity: registry.entities[position])
+    }
+    return .found(row, cache)
   }
 
   /// Reads many native instances; every miss goes to Redis in one pipelined batch. An entity
@@ -101,27 +137,16 @@ final class FeatureReader {
       rows.append((events, RowKey(registry.windowEventsKey(entity: item.entity.name, id: item.id))))
     }
     guard windowRows.contains(where: { $0 != nil }) else { return read(rows: rows) { completion($0.map(\.native)) } }
+    var positions: [Int?] = []  // by item: its entity's registry position when it has windows
+    for (index, item) in items.enumerated() {
+      positions.append(windowRows[index] == nil ? nil : registry.position(of: item.entity.name))
+    }
     read(rows: rows) { results in
       let now = wallClockMicroseconds()
       completion(
         items.indices.map { index in
-          let base = results[index].native
-          guard let eventsRow = windowRows[index], case .found(var row, let cache) = base,
-            let windows = items[index].entity.windows
-          else { return base }
-          switch results[eventsRow] {
-          case .found(.windowEvents(let events), _):
-            row.setWindowValues(windows.values(of: events, now: now), entity: items[index].entity)
-          case .missing:
-            row.setWindowValues(windows.values(of: StoredWindowEvents(), now: now), entity: items[index].entity)
-          default:
-            // Redis failed on the events only (or holds something else there): the stored
-            // features are still worth serving; the window features are null, and counted.
-            self.metrics.windowReadFailures.wrappingIncrement(ordering: .relaxed)
-            row.setWindowValues(
-              [FeatureValue?](repeating: nil, count: windows.features.count), entity: items[index].entity)
-          }
-          return .found(row, cache)
+          guard let eventsRow = windowRows[index], let position = positions[index] else { return results[index].native }
+          return self.withWindows(results[index].native, events: results[eventsRow], position: position, now: now)
         })
     }
   }
@@ -189,7 +214,8 @@ final class FeatureReader {
     switch cache.lookup(key, now: loop.now) {
     case .fresh(.row(let row), let refresh):
       if counted { metrics.recordCache(.hit) }
-      if refresh { refreshInBackground(key, source: source) }
+      // Short-lived entries (window events) are re-read when they expire, not ahead of it.
+      if refresh && source.cacheLifetime == nil { refreshInBackground(key, source: source) }
       return .found(row, .hit)
     case .fresh(.missing, _):
       if counted { metrics.recordCache(.negative) }
