@@ -221,8 +221,8 @@ public struct Registry: Sendable {
     "\(keyPrefix):\(entity):\(id)"
   }
 
-  /// The hash of an instance's recent events, `<prefix>:win:{<entity>:<id>}`: the braces keep
-  /// it and its time index (`…:t`) in one cluster slot, so one script updates both.
+  /// The hash of an instance's recent events, `<prefix>:win:{<entity>:<id>}`: the braces make
+  /// its cluster slot that of `<entity>:<id>`, so the writer groups an entity's events by slot.
   public func windowEventsKey(entity: String, id: String) -> String {
     "\(keyPrefix):win:{\(entity):\(id)}"
   }

@@ -253,7 +253,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
         case .success(.array(let codes)) where codes.count == calls[index].1.count:
           for case .integer(let code) in codes {
             if code == 0 { duplicates += 1 }
-            if code >= 2 { evicted += 1 }
+            if code >= 2 { evicted += Int(clamping: code - 2) }
           }
         case .success(.error(let text)) where text.hasPrefix("NOSCRIPT"):
           noScript = true

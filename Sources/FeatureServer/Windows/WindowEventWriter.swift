@@ -2,7 +2,7 @@ import RedisPool
 
 /// One event to store for one entity.
 struct WindowEventWrite {
-  /// The entity's events hash (`<prefix>:win:{<entity>:<id>}`); its time index is `…:t`.
+  /// The entity's events hash (`<prefix>:win:{<entity>:<id>}`).
   let hashKey: [UInt8]
   let transactionID: [UInt8]
   let storedValue: [UInt8]
@@ -14,43 +14,59 @@ struct WindowEventWrite {
 
 /// Builds the commands that store events: a Lua script that adds each event to its entity's
 /// events hash unless its transaction id is there already (so a re-delivered entry counts
-/// once), indexes it by time, drops the events every window has passed, bounds the hash and
-/// renews both keys' TTL.
+/// once), drops the events every window has passed, bounds the hash and renews its TTL.
 ///
 /// Several events go in one script call (up to `eventsPerCall`): a call per event spent about
 /// half of Redis's time on script invocation alone. Calls stay small because Redis runs a
 /// script to its end before serving anyone else: 16 events hold it for about 150 µs, not the
 /// milliseconds a whole batch would (measured: 64 per call put a request's p99 at 5x). On a cluster a call's keys must share a slot, so
-/// events are grouped by their entity's slot (the hash and its index share a hash tag).
+/// events are grouped by their entity's slot.
 struct WindowEventWriter {
   let maxEventsPerEntity: Int
   /// Events per script call.
   static let eventsPerCall = 16
 
-  /// Replies: an array with, per event, 0 duplicate, 1 stored, 2 stored and the oldest event
-  /// of its entity evicted.
+  /// Replies: an array with, per event, 0 duplicate, 1 stored, 2 + n stored and n old events
+  /// of its entity evicted by the bound.
+  ///
+  /// Events every window has passed are dropped by a scan of the hash each time it grows by
+  /// another 32 events, not through a time index: an index (a sorted set beside the hash) cost
+  /// more Redis time per event than the event itself. Past `maxEvents`, the oldest sixteenth
+  /// goes at once, so a hot key sorts its events once per many writes, not on every one.
   static let script = """
     local maxEvents = tonumber(ARGV[1])
     local results = {}
-    for i = 1, #KEYS / 2 do
-      local hash, index = KEYS[2 * i - 1], KEYS[2 * i]
+    for i = 1, #KEYS do
+      local hash = KEYS[i]
       local a = 1 + (i - 1) * 5
-      local added = redis.call('HSETNX', hash, ARGV[a + 1], ARGV[a + 2])
-      if added == 1 then redis.call('ZADD', index, ARGV[a + 3], ARGV[a + 1]) end
-      local old = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. ARGV[a + 4], 'LIMIT', 0, 64)
-      if #old > 0 then
-        redis.call('HDEL', hash, unpack(old))
-        redis.call('ZREM', index, unpack(old))
-      end
-      local evicted = 0
-      if added == 1 and redis.call('ZCARD', index) > maxEvents then
-        local oldest = redis.call('ZPOPMIN', index)
-        redis.call('HDEL', hash, oldest[1])
-        evicted = 1
+      local result = redis.call('HSETNX', hash, ARGV[a + 1], ARGV[a + 2])
+      if result == 1 then
+        local size = redis.call('HLEN', hash)
+        if size % 32 == 0 or size > maxEvents then
+          local pruneBefore = tonumber(ARGV[a + 4])
+          local flat = redis.call('HGETALL', hash)
+          local old, kept = {}, {}
+          for j = 1, #flat, 2 do
+            local time = tonumber(string.match(flat[j + 1], '^%-?%d+'))
+            if time == nil or time < pruneBefore then
+              old[#old + 1] = flat[j]
+            else
+              kept[#kept + 1] = {time, flat[j]}
+            end
+          end
+          if #kept > maxEvents then
+            table.sort(kept, function(x, y) return x[1] < y[1] end)
+            local over = #kept - maxEvents + math.floor(maxEvents / 16)
+            for k = 1, over do old[#old + 1] = kept[k][2] end
+            result = 2 + over
+          end
+          for k = 1, #old, 1000 do
+            redis.call('HDEL', hash, unpack(old, k, math.min(#old, k + 999)))
+          end
+        end
       end
       redis.call('PEXPIRE', hash, ARGV[a + 5])
-      redis.call('PEXPIRE', index, ARGV[a + 5])
-      results[i] = added + 2 * evicted
+      results[i] = result
     end
     return results
     """
@@ -96,14 +112,10 @@ struct WindowEventWriter {
     let head = Array(String(maxEventsPerEntity).utf8)
     return groups.map { group in
       var arguments: [[UInt8]] = [
-        scriptSHA1 == nil ? Self.eval : Self.evalsha, scriptSHA1 ?? Self.scriptBytes,
-        Array(String(2 * group.count).utf8),
+        scriptSHA1 == nil ? Self.eval : Self.evalsha, scriptSHA1 ?? Self.scriptBytes, Array(String(group.count).utf8),
       ]
-      arguments.reserveCapacity(4 + 7 * group.count)
-      for position in group {
-        arguments.append(writes[position].hashKey)
-        arguments.append(writes[position].hashKey + Self.indexSuffix)
-      }
+      arguments.reserveCapacity(4 + 6 * group.count)
+      for position in group { arguments.append(writes[position].hashKey) }
       arguments.append(head)
       for position in group {
         let write = writes[position]
@@ -119,5 +131,4 @@ struct WindowEventWriter {
 
   private static let eval = Array("EVAL".utf8)
   private static let evalsha = Array("EVALSHA".utf8)
-  private static let indexSuffix = Array(":t".utf8)
 }

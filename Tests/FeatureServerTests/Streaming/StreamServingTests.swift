@@ -125,6 +125,49 @@ final class StreamServingTests: XCTestCase {
     XCTAssertEqual(try redis.cli(["XLEN", "fs:events"]).trimmingCharacters(in: .whitespacesAndNewlines), "1")
   }
 
+  /// One entity's events are bounded by --window-max-events-per-entity (the oldest go, counted),
+  /// and events every window has passed are dropped from Redis as the hash grows.
+  func testAnEntitysStoredEventsAreBoundedAndPruned() throws {
+    let redis = try RedisServerProcess()
+    let server = try ServerProcess(arguments: [
+      "--redis-url", "redis://127.0.0.1:\(redis.port)", "--stream", "fs:events", "--window-max-events-per-entity", "40",
+    ])
+    defer { server.stop() }
+    let now = Date().timeIntervalSince1970
+    // 30 events two hours old for customer 7 (stored: no watermark yet), then 100 recent events
+    // for customer 8 (bounded to 40), then 10 recent ones for customer 7: its hash reaches 32
+    // events, is scanned, and the old ones, closed in every window, go.
+    var lines: [String] = []
+    for index in 0..<30 {
+      lines.append(
+        #"{"transaction_id":"old\#(index)","customer_id":7,"amount":1,"event_timestamp":\#(now - 7200 + Double(index))}"#
+      )
+    }
+    for index in 0..<100 {
+      lines.append(
+        #"{"transaction_id":"new\#(index)","customer_id":8,"amount":2,"event_timestamp":\#(now - 100 + Double(index))}"#
+      )
+    }
+    for index in 0..<10 {
+      lines.append(
+        #"{"transaction_id":"late\#(index)","customer_id":7,"amount":3,"event_timestamp":\#(now - 50 + Double(index) / 2)}"#
+      )
+    }
+    let body = lines.joined(separator: "\n")
+    let posted = server.request("POST /events HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+    XCTAssertTrue(posted.hasPrefix("HTTP/1.1 202"), posted)
+    XCTAssertNotNil(waitUntil(timeout: 20) { streamCount(server, "featureserver_stream_events_total") == lines.count })
+    func length(_ key: String) throws -> Int {
+      Int(try redis.cli(["HLEN", key]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+    XCTAssertLessThanOrEqual(try length("fs:win:{customer:8}"), 40)
+    XCTAssertGreaterThan(streamCount(server, "featureserver_stream_evicted_events_total"), 0)
+    // The two-hour-old events were stored (no watermark yet) and are gone now; the recent stay.
+    XCTAssertEqual(try length("fs:win:{customer:7}"), 10)
+    let old = try redis.cli(["HEXISTS", "fs:win:{customer:7}", "old0"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    XCTAssertEqual(old, "0")
+  }
+
   private func load(_ redis: RedisServerProcess) throws {
     let result = try runCommand(
       productsDirectory.appendingPathComponent("featureserver").path,
