@@ -13,6 +13,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/un.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /// accept4(2): Glibc declares it only under _GNU_SOURCE, which Swift's Glibc module lacks.
 int cl_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
@@ -51,5 +54,10 @@ int cl_signalfd_for(const int *signals);
 int cl_signalfd_read(int fd);
 /// Arms a timerfd to fire once at `deadline_ns` on CLOCK_MONOTONIC (absolute); 0 disarms.
 int cl_timerfd_arm(int fd, uint64_t deadline_ns);
+
+/// Lowers the calling thread's scheduling priority to `niceness` (Linux: nice is per thread).
+static inline int cl_set_thread_niceness(int niceness) {
+  return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), niceness);
+}
 
 #endif

@@ -22,9 +22,17 @@ final class StreamIngest: @unchecked Sendable {  // its parts are confined to th
 
   func start() throws {
     try group.start()
+    // Below the serving loops: on a busy machine a request is not kept waiting by ingest, whose
+    // lag absorbs the wait instead (it is measured: featureserver_stream_processing_seconds).
+    _ = group.loops[0].execute {
+      setCurrentThreadNiceness(StreamIngest.niceness)
+    }
     pool.start()
     consumer.start()
   }
+
+  /// The ingest thread's nice value (the serving loops keep 0).
+  static let niceness: Int32 = 10
 
   func stop() {
     consumer.stop()
