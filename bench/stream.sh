@@ -58,6 +58,9 @@ PY
 echo "# bench/stream.sh $(date -u +%FT%TZ) $(nproc) cores, featureserver threads=$THREADS, 10 000 customers, backlog $BACKLOG, live rate $RATE/s"
 : >"$work/results"
 for round in $(seq 1 "$ROUNDS"); do
+  # Each round from the same state: no window events stored (a GET's cost grows with them).
+  redis-cli -p "$redis_port" --scan --pattern 'fs:win:*' | xargs -r -n 1000 redis-cli -p "$redis_port" DEL >/dev/null
+  redis-cli -p "$redis_port" --scan --pattern 'fs:watermark:*' | xargs -r -n 1000 redis-cli -p "$redis_port" DEL >/dev/null
   # 1. A backlog consumed from the start.
   stream="fs:events:backlog$round"
   producer --stream "$stream" --count "$BACKLOG" --prefix "r${round}b" >/dev/null
