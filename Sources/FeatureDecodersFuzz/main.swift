@@ -81,8 +81,8 @@
       if case .success(let event) = windows.schema.parse(body) {
         precondition(event.value.isFinite && StoredWindowEvents.validTimes.contains(event.time))
         for (_, window) in windows.windows {
-          for start in window.window.starts(containing: event.time) {
-            precondition(start <= event.time && event.time < start + window.window.size)
+          for start in window.starts(containing: event.time) {
+            precondition(start <= event.time && event.time < start + window.size)
           }
         }
         _ = windows.counts(time: event.time, watermark: event.time &- windows.delay)
