@@ -82,7 +82,11 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
         problem("cannot create the consumer group; retrying", other)
         return retry(after: 1, prepare)
       }
-      if case .success(.bulk(let bytes)) = results[1], let time = Int64(String(decoding: bytes, as: UTF8.self)) {
+      // Outside data: a saved watermark beyond the event times the engine accepts is ignored
+      // (later arithmetic on it could overflow).
+      if case .success(.bulk(let bytes)) = results[1], let time = Int64(String(decoding: bytes, as: UTF8.self)),
+        StoredWindowEvents.validTimes.contains(time)
+      {
         maxEventTime = time
         metrics.maxEventTime.store(Int(time), ordering: .relaxed)
       }
@@ -200,7 +204,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
       }
       let id = Array(idView.bytes)
       ids.append(id)
-      addedTimes.append(Self.milliseconds(ofEntryID: id) * 1000)
+      addedTimes.append(Self.microseconds(ofEntryID: id))
       // A pending entry deleted from the stream (XTRIM) comes back without fields: nothing to store.
       guard let fields = entry[1], fields.kind == .array else { continue }
       var event: WindowEvent? = nil
@@ -340,16 +344,16 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     return false
   }
 
-  /// The milliseconds part of a stream entry id (`1700000000000-0`); 0 when unreadable.
-  static func milliseconds(ofEntryID id: [UInt8]) -> Int64 {
-    var value: Int64 = 0
+  /// The time of a stream entry id (`1700000000000-0`: its milliseconds part) in µs; 0 when
+  /// unreadable or beyond year 9999 (a producer may XADD explicit ids).
+  static func microseconds(ofEntryID id: [UInt8]) -> Int64 {
+    var milliseconds: Int64 = 0
     for byte in id {
       guard byte >= 48 && byte <= 57 else { break }
-      let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
-      guard !overflow else { return 0 }
-      value = shifted &+ Int64(byte - 48)
+      milliseconds = milliseconds * 10 + Int64(byte - 48)
+      guard milliseconds <= StoredWindowEvents.validTimes.upperBound / 1000 else { return 0 }
     }
-    return value
+    return milliseconds * 1000
   }
 
   static func hostName() -> String {

@@ -168,6 +168,42 @@ final class StreamServingTests: XCTestCase {
     XCTAssertEqual(old, "0")
   }
 
+  /// Bad entries written straight to the stream are counted by problem and skipped; a saved
+  /// watermark and an entry id beyond year 9999 are ignored; the good event still counts.
+  func testBadStreamEntriesAreCountedByProblemAndNeverStopTheStream() throws {
+    let redis = try RedisServerProcess()
+    _ = try redis.cli(["SET", "fs:watermark:fs:events:featureserver", "-9223372036854775808"])
+    let now = Int(Date().timeIntervalSince1970)
+    let entries: [[String]] = [
+      ["customer_id", "1", "amount", "5", "event_timestamp", "\(now)"],  // no transaction id
+      ["transaction_id", "b", "amount", "5", "event_timestamp", "\(now)"],  // no customer
+      ["transaction_id", "c", "customer_id", "1", "amount", "inf", "event_timestamp", "\(now)"],
+      ["transaction_id", "d", "customer_id", "1", "amount", "5", "event_timestamp", "99999999999999"],
+      ["transaction_id", "e", "customer_id", "-3", "amount", "5", "event_timestamp", "\(now)"],  // id rule
+      ["transaction_id", "f", "customer_id", "1", "amount", "5", "event_timestamp", "\(now)"],
+    ]
+    for fields in entries { _ = try redis.cli(["XADD", "fs:events", "*"] + fields) }
+    _ = try redis.cli([
+      "XADD", "fs:events", "9999999999999999-1", "transaction_id", "g", "customer_id", "1", "amount", "1",
+      "event_timestamp", "\(now)",
+    ])
+    let server = try ServerProcess(arguments: [
+      "--redis-url", "redis://127.0.0.1:\(redis.port)", "--stream", "fs:events",
+    ])
+    defer { server.stop() }
+    XCTAssertNotNil(waitUntil(timeout: 20) { streamCount(server, "featureserver_stream_events_total") == 2 })
+    let metrics = server.request("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+    for (problem, count) in [
+      ("missing_transaction_id", 1), ("missing_key", 2), ("invalid_value", 1), ("invalid_time", 1), ("invalid_json", 0),
+    ] {
+      XCTAssertTrue(
+        metrics.contains("featureserver_stream_bad_events_total{problem=\"\(problem)\"} \(count)\n"),
+        "\(problem): \(metrics)")
+    }
+    XCTAssertEqual(try redis.cli(["HLEN", "fs:win:{customer:1}"]).trimmingCharacters(in: .whitespacesAndNewlines), "2")
+    XCTAssertTrue(server.log.contains("problem=invalid_value"), server.log)
+  }
+
   private func load(_ redis: RedisServerProcess) throws {
     let result = try runCommand(
       productsDirectory.appendingPathComponent("featureserver").path,
