@@ -23,12 +23,7 @@ THREADS=${THREADS:-1}
 
 work=$(mktemp -d)
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap stop_started EXIT
 
 swift build -c release --product featureserver >/dev/null
 venv=$(bash scripts/test-venv.sh)

@@ -1,6 +1,14 @@
 # Shared helpers for the bench/ scripts: wrk runs parsed into numbers, medians, free ports.
 # Source it; it defines functions only.
 
+# stop_started: kills every process in $pids (what the script started), waits for them and
+# removes $work. Scripts `trap stop_started EXIT`.
+stop_started() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
 # free_port: prints a TCP port nothing listens on.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -78,8 +86,8 @@ pair_table() {
   rm -f "$samples"
 }
 
-# start_nginx DIR PORT WORKERS BODY [LISTEN_OPTIONS]: starts nginx answering GET /json (and, for
-# h2load's URI lists, GET /features/...) with BODY (keep-alive, no access log), its files in DIR;
+# start_nginx DIR PORT WORKERS BODY [LISTEN_OPTIONS]: starts nginx answering GET /json, GET
+# /features/... and POST /predict with BODY (keep-alive, no access log), its files in DIR;
 # LISTEN_OPTIONS "http2" makes it h2c with prior knowledge. Stop it with
 # `kill "$(cat DIR/nginx.pid)"`.
 start_nginx() {
@@ -100,6 +108,7 @@ http {
     http2_max_requests 1000000;
     location /json { default_type application/json; return 200 '$body'; }
     location /features/ { default_type application/json; return 200 '$body'; }
+    location /predict { default_type application/json; return 200 '$body'; }
   }
 }
 CONF

@@ -4,7 +4,8 @@
 # on, the default) and the reference stack (bench/reference/app.py: FastAPI + uvicorn + redis-py
 # with the same TTLCache and one pipelined read, scoring the same model file with the xgboost
 # package), 2 uvicorn workers. featureserver keeps its drift histograms (the default); DRIFT=1
-# also runs it with --drift-window 0, to show what the drift bookkeeping costs.
+# also runs it with --drift-window 0, to show what the drift bookkeeping costs. nginx (1 worker,
+# `return 200` of featureserver's answer, same Lua script) is this machine's limit.
 # Servers alternate round by round; medians and ratios at the end.
 #
 #   bench/predict.sh                             # CONNECTIONS=100 DURATION=20s ROUNDS=3 THREADS=1
@@ -22,7 +23,7 @@ SKIP_REFERENCE=${SKIP_REFERENCE:-0}
 
 work=$(mktemp -d)
 . bench/stack.sh
-trap stack_cleanup EXIT
+trap 'kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null; stack_cleanup' EXIT
 stack_setup
 
 start_ours featureserver
@@ -35,7 +36,11 @@ if [ "$SKIP_REFERENCE" != 1 ]; then
   start_reference fastapi 5
   names+=(fastapi)
 fi
+names+=(nginx)
 sample='{"transaction_id":"check","customer_id":42,"account_id":7,"merchant_id":3,"amount":25.5}'
+ports[nginx]=$(free_port)
+start_nginx "$work" "${ports[nginx]}" 1 \
+  "$(curl -s -H 'Content-Type: application/json' -d "$sample" "http://127.0.0.1:${ports[featureserver]}/predict")"
 for name in "${names[@]}"; do  # check the answers, then warm up
   body=$(curl -s -H 'Content-Type: application/json' -d "$sample" "http://127.0.0.1:${ports[$name]}/predict")
   case "$body" in *'"fraud_probability"'*'"degraded":false'*) ;; *) echo "$name answered: $body" >&2; exit 1 ;; esac
@@ -51,4 +56,5 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 summarize "${names[@]}"
+ratio featureserver nginx
 if [ "$SKIP_REFERENCE" != 1 ]; then ratio featureserver fastapi; fi

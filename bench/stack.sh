@@ -9,11 +9,7 @@ declare -A ports
 pids=()
 venv=bench/.venv-reference
 
-stack_cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
+stack_cleanup() { stop_started; }
 
 stack_setup() {
   swift build -c release --product featureserver >/dev/null
@@ -60,5 +56,5 @@ ratio() {
   local a b
   a=$(awk -v s="$1" '$1 == s {print $2}' "$work/results" | median)
   b=$(awk -v s="$2" '$1 == s {print $2}' "$work/results" | median)
-  awk -v a="$a" -v b="$b" -v x="$1" -v y="$2" 'BEGIN { printf "ratio %s / %s: %.1fx req/s\n", x, y, a / b }'
+  awk -v a="$a" -v b="$b" -v x="$1" -v y="$2" 'BEGIN { printf "ratio %s / %s: %.2fx req/s\n", x, y, a / b }'
 }

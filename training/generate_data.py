@@ -26,18 +26,17 @@ ACCOUNT_TYPES = ["checking", "savings", "credit"]
 
 
 def customers(rng, count):
-    rows = []
+    """Yields the rows one at a time, so millions of them (bench/scale.sh) need no memory."""
     for customer_id in range(1, count + 1):
         age = rng.randint(18, 85)
         tenure = rng.randint(0, 7300)
         avg = round(rng.lognormvariate(3.8, 0.7), 2)
         std = round(avg * rng.uniform(0.2, 1.2), 2)
-        rows.append([
+        yield [
             customer_id, BASE_TIME - rng.randint(0, 2 * 86400),
             age, tenure, avg, std, rng.randint(0, 180), rng.choices([0, 1, 2, 3], [90, 7, 2, 1])[0],
             rng.choice(COUNTRIES), "true" if rng.random() < 0.18 else "false",
-        ])
-    return rows
+        ]
 
 
 def accounts(rng, count, customer_count):
@@ -83,10 +82,22 @@ def generate(seed=7, customer_count=5000, account_count=6000, merchant_count=800
     """The three tables as lists of rows (header order), the same for the same arguments."""
     rng = random.Random(seed)
     return {
-        "customers": customers(rng, customer_count),
+        "customers": list(customers(rng, customer_count)),
         "accounts": accounts(rng, account_count, customer_count),
         "merchants": merchants(rng, merchant_count),
     }
+
+
+def write_customers_only(seed, count, out):
+    """customers.csv alone, streamed: the scale data of bench/scale.sh (1 M or 5 M rows, the
+    bundled data's columns and distributions; its first 5 000 rows are the bundled ones)."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "customers.csv")
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(HEADERS["customers"])
+        writer.writerows(customers(random.Random(seed), count))
+    print(f"wrote {count} rows to {os.path.normpath(path)}")
 
 
 def write(tables, out):
@@ -107,8 +118,13 @@ def main():
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--accounts", type=int, default=6000)
     parser.add_argument("--merchants", type=int, default=800)
+    parser.add_argument("--customers-only", action="store_true",
+                        help="write customers.csv alone, streamed (for millions of rows)")
     args = parser.parse_args()
-    write(generate(args.seed, args.customers, args.accounts, args.merchants), args.out)
+    if args.customers_only:
+        write_customers_only(args.seed, args.customers, args.out)
+    else:
+        write(generate(args.seed, args.customers, args.accounts, args.merchants), args.out)
 
 
 if __name__ == "__main__":

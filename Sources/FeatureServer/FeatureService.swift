@@ -38,6 +38,8 @@ public final class FeatureService: @unchecked Sendable {
   public let pool: RedisPool
   public let configuration: FeatureServiceConfiguration
   let readers: [FeatureReader]
+  /// The cache all loops share; nil when `--cache-ttl 0` turns it off.
+  let cache: SharedFeatureCache?
   /// Per loop: the Feast selections worked out so far (empty without a Feast repository).
   let feastSelectionMemos: [FeastSelectionMemo]
   let metrics: [LoopMetrics]
@@ -65,23 +67,22 @@ public final class FeatureService: @unchecked Sendable {
     self.pool = pool
     self.configuration = configuration
     let loops = pool.group.loops
-    let perLoopCapacity = max(1, configuration.cache.maxEntries / loops.count)
+    let cache = configuration.cache.enabled ? SharedFeatureCache(configuration: configuration.cache) : nil
+    self.cache = cache
+    let tracking = Self.windowInvalidations(
+      cache: cache, registry: registry, redis: pool.configuration, stream: configuration.stream)
+    windowInvalidations = tracking
     var readers: [FeatureReader] = []
     var metrics: [LoopMetrics] = []
     for loop in loops {
       // Room for views a re-read registry adds (a view beyond it is counted in the totals only).
       let loopMetrics = LoopMetrics(
         entityCount: registry.entities.count, feastViewCount: feast.map { 2 * $0.registry.views.count + 64 } ?? 0)
-      let cache =
-        configuration.cache.enabled
-        ? FeatureCache(
-          configuration: configuration.cache, capacity: perLoopCapacity,
-          maxBytes: max(1024, configuration.cache.maxBytes / loops.count), metrics: loopMetrics) : nil
       readers.append(
         FeatureReader(
           loop: loop, redis: pool.on(loop), cache: cache, metrics: loopMetrics, registry: registry,
           windowCacheLifetime: configuration.cache.enabled
-            ? nanoseconds(fromSeconds: configuration.stream.windowCacheTTL) : 0))
+            ? nanoseconds(fromSeconds: configuration.stream.windowCacheTTL) : 0, windowTracking: tracking))
       metrics.append(loopMetrics)
     }
     self.readers = readers
@@ -112,11 +113,36 @@ public final class FeatureService: @unchecked Sendable {
   /// could be created).
   public var consumesStream: Bool { ingest != nil }
 
-  /// Starts consuming the event stream (after the pool has started).
-  public func startStreaming() throws { try ingest?.start() }
+  /// Hears which window events hashes change, so the cache keeps them until then; nil without
+  /// window features, without a cache, on a cluster or with `--no-window-cache-invalidation`.
+  let windowInvalidations: RedisInvalidationListener?
 
-  /// Stops reading the event stream (entries in flight stay pending and are read again later).
-  public func stopStreaming() { ingest?.stop() }
+  private static func windowInvalidations(
+    cache: SharedFeatureCache?, registry: Registry, redis: RedisConfiguration, stream: StreamConfiguration
+  ) -> RedisInvalidationListener? {
+    guard let cache, stream.windowInvalidation, stream.windowCacheTTL > 0, !redis.isCluster,
+      registry.entities.contains(where: { $0.windows != nil })
+    else { return nil }
+    let prefix = registry.windowEventsKeyPrefix
+    return RedisInvalidationListener(
+      configuration: redis, prefixes: [String(decoding: prefix, as: UTF8.self)],
+      handlers: .init(
+        keysChanged: { cache.invalidate($0) }, reset: { cache.removeAll(withPrefix: prefix) }))
+  }
+
+  /// Starts consuming the event stream and listening for changed window events (after the
+  /// pool has started).
+  public func startStreaming() throws {
+    try windowInvalidations?.start()
+    try ingest?.start()
+  }
+
+  /// Stops reading the event stream (entries in flight stay pending and are read again later)
+  /// and listening for changes.
+  public func stopStreaming() {
+    ingest?.stop()
+    windowInvalidations?.stop()
+  }
 
   /// Adds the routes to `router`.
   public func install(on router: Router) {

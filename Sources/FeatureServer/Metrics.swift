@@ -96,10 +96,6 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   let durationBuckets: [ManagedAtomic<Int>]
   let durationSumNanoseconds: [ManagedAtomic<Int>]
   let cacheResults: [ManagedAtomic<Int>] = CacheResult.allCases.map { _ in ManagedAtomic(0) }
-  let cacheEntries = ManagedAtomic<Int>(0)
-  /// The estimated bytes this loop's cache holds (set by the cache after each store).
-  let cacheBytes = ManagedAtomic<Int>(0)
-  let cacheEvictions = ManagedAtomic<Int>(0)
   let cacheRefreshes = ManagedAtomic<Int>(0)
   let decodeErrors = ManagedAtomic<Int>(0)
   /// Reads of an entity's window events that failed while its row was served (windows null).

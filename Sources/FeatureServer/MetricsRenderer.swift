@@ -17,6 +17,7 @@ struct MetricsRenderer {
     requests(&text)
     connections(&text)
     cache(&text)
+    if let listener = service.windowInvalidations { windowInvalidations(&text, listener) }
     redis(&text)
     if let consumer = service.consumer { stream(&text, consumer.metrics) }
     featureAge(&text)
@@ -109,12 +110,15 @@ struct MetricsRenderer {
       let count = service.metrics.reduce(0) { $0 + $1.cacheResults[result.rawValue].load(ordering: .relaxed) }
       text += "featureserver_cache_requests_total{result=\"\(result.label)\"} \(count)\n"
     }
-    header(&text, "cache_entries", "gauge", "Entries in the in-process cache (all loops).")
-    text +=
-      "featureserver_cache_entries \(service.metrics.reduce(0) { $0 + $1.cacheEntries.load(ordering: .relaxed) })\n"
+    let totals = service.cache?.totals ?? (entries: 0, negativeEntries: 0, bytes: 0, evictions: 0)
+    header(&text, "cache_entries", "gauge", "Entries in the in-process cache (shared by all loops).")
+    text += "featureserver_cache_entries \(totals.entries)\n"
+    header(
+      &text, "cache_negative_entries", "gauge",
+      "Of the cache's entries, those remembering a missing instance (or an entity without recent events).")
+    text += "featureserver_cache_negative_entries \(totals.negativeEntries)\n"
     header(&text, "cache_evictions_total", "counter", "Entries evicted to make room.")
-    text +=
-      "featureserver_cache_evictions_total \(service.metrics.reduce(0) { $0 + $1.cacheEvictions.load(ordering: .relaxed) })\n"
+    text += "featureserver_cache_evictions_total \(totals.evictions)\n"
     header(
       &text, "cache_refreshes_total", "counter", "Entries re-read from Redis in the background before they expired.")
     text +=
@@ -122,8 +126,8 @@ struct MetricsRenderer {
     header(&text, "cache_max_entries", "gauge", "Configured cache capacity.")
     text +=
       "featureserver_cache_max_entries \(service.configuration.cache.enabled ? service.configuration.cache.maxEntries : 0)\n"
-    header(&text, "cache_bytes", "gauge", "Estimated bytes held by cached entries (all loops).")
-    text += "featureserver_cache_bytes \(service.metrics.reduce(0) { $0 + $1.cacheBytes.load(ordering: .relaxed) })\n"
+    header(&text, "cache_bytes", "gauge", "Estimated bytes held by cached entries.")
+    text += "featureserver_cache_bytes \(totals.bytes)\n"
     header(&text, "cache_max_bytes", "gauge", "Configured bound on the cache's bytes.")
     text +=
       "featureserver_cache_max_bytes \(service.configuration.cache.enabled ? service.configuration.cache.maxBytes : 0)\n"
@@ -230,6 +234,21 @@ struct MetricsRenderer {
       "Reads of an entity's window events that failed while its stored features were served (windows null).")
     text +=
       "featureserver_window_read_failures_total \(service.metrics.reduce(0) { $0 + $1.windowReadFailures.load(ordering: .relaxed) })\n"
+  }
+
+  private func windowInvalidations(_ text: inout String, _ listener: RedisInvalidationListener) {
+    let statistics = listener.statistics
+    header(
+      &text, "window_invalidation_listening", "gauge",
+      "1 while Redis's invalidations of window events are heard (events stay cached until they change).")
+    text += "featureserver_window_invalidation_listening \(listener.isListening ? 1 : 0)\n"
+    header(&text, "window_invalidations_total", "counter", "Invalidation messages and keys heard from Redis.")
+    text += "featureserver_window_invalidations_total{kind=\"message\"} \(statistics.messages)\n"
+    text += "featureserver_window_invalidations_total{kind=\"key\"} \(statistics.keys)\n"
+    header(
+      &text, "window_invalidation_connections_total", "counter",
+      "Connections made to hear invalidations (more than 1: it was lost and made again).")
+    text += "featureserver_window_invalidation_connections_total \(statistics.connections)\n"
   }
 
   private func redisCluster(_ text: inout String, _ cluster: ClusterStatus, redirects: [ClusterRedirect.Kind: Int]) {

@@ -226,4 +226,7 @@ public struct Registry: Sendable {
   public func windowEventsKey(entity: String, id: String) -> String {
     "\(keyPrefix):win:{\(entity):\(id)}"
   }
+
+  /// What every `windowEventsKey` starts with.
+  var windowEventsKeyPrefix: [UInt8] { Array("\(keyPrefix):win:".utf8) }
 }

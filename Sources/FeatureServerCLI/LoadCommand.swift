@@ -32,7 +32,10 @@ struct LoadCommand: ParsableCommand {
   var shiftTimestampsToNow = false
 
   @Option(help: "Rows per pipelined batch.")
-  var batchSize = 256
+  var batchSize = Loader.Options().batchSize
+
+  @Option(help: "Batches on the wire at once (the loader reads ahead while Redis writes).")
+  var inFlightBatches = Loader.Options().inFlightBatches
 
   @Argument(help: "CSV (.csv) or JSON-lines (.jsonl) files.")
   var files: [String]
@@ -62,22 +65,37 @@ struct LoadCommand: ParsableCommand {
     options.strict = strict
     options.shiftTimestampsToNow = shiftTimestampsToNow
     options.batchSize = max(1, batchSize)
-    let showProgress = isatty(2) == 1
+    options.inFlightBatches = max(1, inFlightBatches)
+    let terminal = isatty(2) == 1
     var bad = 0
     for file in files {
       let report: Loader.Report
+      let started = Date()
+      var lastTenth = 0
       do {
-        report = try loader.load(entity: entity, path: file, options: options) { done, total in
-          if showProgress { writeProgress("\r\(file): \(done)/\(total) rows") }
+        report = try loader.load(entity: entity, path: file, options: options) { progress in
+          let percent = progress.totalBytes > 0 ? 100 * progress.bytesRead / progress.totalBytes : 100
+          if terminal {
+            writeProgress("\r\(file): \(progress.rowsWritten) rows written, \(percent)% read")
+          } else if percent / 10 > lastTenth {  // a log, not a terminal: a line per tenth
+            lastTenth = percent / 10
+            writeProgress("\(file): \(progress.rowsWritten) rows written, \(percent)% read\n")
+          }
         }
       } catch {
-        if showProgress { writeProgress("\n") }
+        if terminal { writeProgress("\n") }
         throw ValidationError("\(error)")
       }
-      if showProgress { writeProgress("\n") }
+      if terminal { writeProgress("\n") }
       for row in report.badRows { writeDiagnostic("bad row \(row)") }
-      bad += report.badRows.count
-      print("\(file): loaded \(report.loaded) \(entity) rows, \(report.badRows.count) bad")
+      if report.badRowCount > report.badRows.count {
+        writeDiagnostic("... and \(report.badRowCount - report.badRows.count) more bad rows")
+      }
+      bad += report.badRowCount
+      let seconds = max(0.001, Date().timeIntervalSince(started))
+      print(
+        "\(file): loaded \(report.loaded) \(entity) rows, \(report.badRowCount) bad, in \(String(format: "%.1f", seconds)) s (\(Int(Double(report.loaded) / seconds)) rows/s)"
+      )
     }
     group.stop()
     if bad > 0 { throw ExitCode(3) }

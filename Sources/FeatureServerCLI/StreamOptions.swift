@@ -32,8 +32,18 @@ struct StreamOptions: ParsableArguments {
   @Option(help: "Events kept per entity for its windows; beyond it the oldest go first (counted).")
   var windowMaxEventsPerEntity = defaults.maxEventsPerEntity
 
-  @Option(help: "Seconds an entity's events stay cached for its window features (0: read on every request).")
+  @Option(
+    help:
+      "Seconds an entity's events stay cached for its window features while Redis's invalidations are not heard (0: read on every request, never cached)."
+  )
   var windowCacheTTL = defaults.windowCacheTTL
+
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Keep an entity's events cached until Redis says they changed (CLIENT TRACKING on one extra connection; single Redis only)."
+  )
+  var windowCacheInvalidation = defaults.windowInvalidation
 
   @Option(help: "Most events in one POST /events; more gets 413.")
   var maxEventsPerRequest = defaults.maxEventsPerRequest
@@ -57,6 +67,7 @@ struct StreamOptions: ParsableArguments {
     configuration.claimIdle = streamClaimIdle
     configuration.maxEventsPerEntity = windowMaxEventsPerEntity
     configuration.windowCacheTTL = windowCacheTTL
+    configuration.windowInvalidation = windowCacheInvalidation
     configuration.maxEventsPerRequest = maxEventsPerRequest
     return configuration
   }

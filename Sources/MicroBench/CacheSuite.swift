@@ -1,9 +1,8 @@
 @_spi(Benchmarks) import FeatureServer
-import Foundation
 import RedisPool
 
-/// A cache hit on the request path: one FeatureCache per loop against one shared cache of 16
-/// FeatureCaches behind a mutex each (by key hash). Random keys over the 5 000 bundled customers,
+/// A cache hit on the request path: one FeatureCache per loop (as before the cache was shared)
+/// against the SharedFeatureCache the server runs (a FeatureCache per shard behind a mutex). Random keys over the 5 000 bundled customers,
 /// every lookup a hit. Prints "per_loop_ns shared_ns" per lookup per thread.
 func cacheSuite(threads: Int, iterations: Int) throws {
   let keyCount = 5000
@@ -18,8 +17,7 @@ func cacheSuite(threads: Int, iterations: Int) throws {
 
   let perLoop = UnsafeBox(
     (0..<threads).map { _ -> FeatureCache in
-      let cache = FeatureCache(
-        configuration: configuration, capacity: 100_000 / threads, metrics: LoopMetrics(entityCount: 4))
+      let cache = FeatureCache(configuration: configuration, capacity: 100_000 / threads)
       for key in keys { cache.store(key, row: .native(row), now: now) }
       return cache
     })
@@ -34,33 +32,17 @@ func cacheSuite(threads: Int, iterations: Int) throws {
     return hits
   }
 
-  let shards = UnsafeBox(
-    (0..<16).map { _ in
-      Shard(FeatureCache(configuration: configuration, capacity: 100_000 / 16, metrics: LoopMetrics(entityCount: 4)))
-    })
-  for key in keys { shards.value[abs(key.hashValue) % 16].cache.store(key, row: .native(row), now: now) }
+  let sharedCache = SharedFeatureCache(configuration: configuration)
+  for key in keys { sharedCache.store(key, row: .native(row), now: now) }
   let shared = measure(threads: threads, iterations: iterations) { thread in
     var seed = UInt64(thread + 1) &* 0x9E37_79B9_7F4A_7C15
     var hits = 0
     for _ in 0..<iterations {
       seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-      let key = keys[Int(seed >> 33) % keyCount]
-      let shard = shards.value[abs(key.hashValue) % 16]
-      let found = shard.lock.withLock { () -> Bool in
-        if case .fresh = shard.cache.lookup(key, now: now) { return true }
-        return false
-      }
-      if found { hits += 1 }
+      if case .fresh = sharedCache.lookup(keys[Int(seed >> 33) % keyCount], now: now) { hits += 1 }
     }
     return hits
   }
   precondition(ours.total == threads * iterations && shared.total == threads * iterations, "every lookup must hit")
   print(String(format: "%.1f %.1f", ours.nanoseconds, shared.nanoseconds))
-}
-
-/// One mutex-guarded shard of the shared cache.
-final class Shard: @unchecked Sendable {
-  let lock = NSLock()
-  let cache: FeatureCache
-  init(_ cache: FeatureCache) { self.cache = cache }
 }

@@ -65,26 +65,67 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
   /// Arguments encoded once and reused in many commands (the fields of an HMGET that every read
   /// of a feature view asks for).
   public struct EncodedArguments: Sendable {
-    let count: Int
-    let bytes: [UInt8]
+    public private(set) var count = 0
+    private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    /// Empty, with room for `capacity` encoded bytes.
+    public init(reservingCapacity capacity: Int) {
+      bytes.reserveCapacity(capacity)
+    }
 
     public init(_ arguments: [[UInt8]]) {
-      var bytes: [UInt8] = []
-      for argument in arguments { RedisCommand.appendBulk(argument, to: &bytes) }
-      self.count = arguments.count
-      self.bytes = bytes
+      for argument in arguments { append(argument) }
+    }
+
+    /// Adds one argument at the end.
+    public mutating func append(_ argument: [UInt8]) {
+      argument.withUnsafeBytes { append($0) }
+    }
+
+    /// Adds one argument at the end.
+    public mutating func append(_ argument: UnsafeRawBufferPointer) {
+      RedisCommand.appendBulk(argument, to: &bytes)
+      count += 1
+    }
+
+    /// Adds another list's arguments at the end.
+    public mutating func append(_ other: EncodedArguments) {
+      bytes.append(contentsOf: other.bytes)
+      count += other.count
+    }
+
+    /// Adds an integer as a decimal argument, without making a String.
+    public mutating func append(decimal value: Int64) {
+      var digits: [UInt8] = []
+      if value < 0 { digits.append(UInt8(ascii: "-")) }
+      RedisCommand.appendDecimal(value.magnitude, to: &digits)
+      append(digits)
+    }
+
+    /// Empties it, keeping its memory for the next command.
+    public mutating func removeAll() {
+      bytes.removeAll(keepingCapacity: true)
+      count = 0
     }
   }
 
   /// `name key tail...`, with the tail already encoded: one copy of it per command.
   public init(_ name: String, key: [UInt8], tail: EncodedArguments) {
+    self.init(name, head: [key], tail: tail)
+  }
+
+  /// `name head... tail...`, with the tail already encoded.
+  public init(_ name: String, head: [[UInt8]], tail: EncodedArguments) {
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(32 + name.utf8.count + key.count + tail.bytes.count)
+    bytes.reserveCapacity(32 + name.utf8.count + head.reduce(0) { $0 + $1.count + 16 } + tail.bytes.count)
     bytes.append(UInt8(ascii: "*"))
-    bytes.append(contentsOf: String(2 + tail.count).utf8)
-    bytes.append(contentsOf: [13, 10])
+    Self.appendDecimal(1 + head.count + tail.count, to: &bytes)
+    bytes.append(13)
+    bytes.append(10)
     Self.appendBulk(Array(name.utf8), to: &bytes)
-    Self.appendBulk(key, to: &bytes)
+    for argument in head { Self.appendBulk(argument, to: &bytes) }
     bytes.append(contentsOf: tail.bytes)
     encoded = bytes
     self.name = name
@@ -128,11 +169,45 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
   ]
 
   static func appendBulk(_ argument: [UInt8], to bytes: inout [UInt8]) {
+    argument.withUnsafeBytes { appendBulk($0, to: &bytes) }
+  }
+
+  static func appendBulk(_ argument: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
+    // Byte by byte, not through a String or an array literal: the loader encodes millions.
     bytes.append(UInt8(ascii: "$"))
-    bytes.append(contentsOf: String(argument.count).utf8)
-    bytes.append(contentsOf: [13, 10])
+    appendDecimal(argument.count, to: &bytes)
+    bytes.append(13)
+    bytes.append(10)
     bytes.append(contentsOf: argument)
-    bytes.append(contentsOf: [13, 10])
+    bytes.append(13)
+    bytes.append(10)
+  }
+
+  /// The decimal digits of a count.
+  static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+    appendDecimal(UInt64(value.magnitude), to: &bytes)
+  }
+
+  /// The decimal digits of a magnitude.
+  static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+    var divisor: UInt64 = 1
+    while divisor <= value / 10 { divisor &*= 10 }
+    while divisor > 0 {
+      bytes.append(UInt8(truncatingIfNeeded: 48 &+ (value / divisor) % 10))
+      divisor /= 10
+    }
+  }
+
+  /// Appends `name key tail...` as RESP to `bytes`: for a caller that pipelines many commands
+  /// as one buffer (the loader) instead of one `RedisCommand` each.
+  public static func encode(_ name: [UInt8], key: [UInt8], tail: EncodedArguments, into bytes: inout [UInt8]) {
+    bytes.append(UInt8(ascii: "*"))
+    appendDecimal(2 + tail.count, to: &bytes)
+    bytes.append(13)
+    bytes.append(10)
+    appendBulk(name, to: &bytes)
+    appendBulk(key, to: &bytes)
+    bytes.append(contentsOf: tail.bytes)
   }
 
   public var description: String { name }

@@ -47,6 +47,7 @@ final class FeatureServerHarness {
     serverConfiguration.port = 0
     server = HTTPServer(configuration: serverConfiguration, group: group, router: router)
     service.server = server
+    try service.startStreaming()
     try server.start()
     let pool = self.pool
     XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == poolSize })
@@ -56,6 +57,7 @@ final class FeatureServerHarness {
     let done = DispatchSemaphore(value: 0)
     server.shutdown { done.signal() }
     _ = done.wait(timeout: .now() + 5)
+    service.stopStreaming()
     pool.close()
     usleep(50_000)
     group.stop()
@@ -112,9 +114,12 @@ final class FeatureServerHarness {
   }
 
   /// How many HGETALL commands Redis has run (INFO commandstats).
-  func hgetallCalls() throws -> Int {
+  func hgetallCalls() throws -> Int { try commandCalls("hgetall") }
+
+  /// How many `name` commands (lower case) Redis has run (INFO commandstats).
+  func commandCalls(_ name: String) throws -> Int {
     let info = try redis.cli(["INFO", "commandstats"])
-    guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_hgetall:") }),
+    guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_\(name):") }),
       let calls = line.split(separator: ",").first?.split(separator: "=").last, let value = Int(calls)
     else { return 0 }
     return value

@@ -157,4 +157,62 @@ final class LoaderTests: XCTestCase {
       XCTAssertEqual(report.badRows.count, 0, file)
     }
   }
+
+  func testCSVRecordsAreTheSameFedByteByByteAsInOneChunk() throws {
+    let text = "a,b,c\r\n1,\"x, \"\"quoted\"\"\",3\n\n\"multi\nline\",,\n4,5,6"
+    func records(chunk: Int) throws -> [[String]] {
+      var reader = CSVReader()
+      var records: [[String]] = []
+      let bytes = Array(text.utf8)
+      let collect = { (record: CSVReader.Record) in records.append((0..<record.fieldCount).map { record.field($0) }) }
+      for start in stride(from: 0, to: bytes.count, by: chunk) {
+        try bytes[start..<min(bytes.count, start + chunk)].withUnsafeBytes { try reader.feed($0, collect) }
+      }
+      try reader.finish(collect)
+      return records
+    }
+    let whole = try records(chunk: 1 << 20)
+    XCTAssertEqual(whole, [["a", "b", "c"], ["1", "x, \"quoted\"", "3"], ["multi\nline", "", ""], ["4", "5", "6"]])
+    XCTAssertEqual(try records(chunk: 1), whole)
+    XCTAssertEqual(try records(chunk: 2), whole)
+  }
+
+  func testAnUnclosedQuoteIsRefusedWithinTheRecordBound() throws {
+    var reader = CSVReader(maxRecordBytes: 64)
+    let text = Array("id,name\n1,\"never closed\n".utf8) + Array(repeating: UInt8(ascii: "x"), count: 100)
+    XCTAssertThrowsError(try text.withUnsafeBytes { try reader.feed($0) { _ in } }) {
+      XCTAssertTrue("\($0)".contains("line 2: a record longer than 64 bytes"), "\($0)")
+    }
+    let path = try write("open.csv", "customer_id,age\n1,\"41\n")
+    XCTAssertThrowsError(try loader.load(entity: "customer", path: path, options: Loader.Options())) {
+      XCTAssertTrue("\($0)".contains("not closed"), "\($0)")
+    }
+  }
+
+  func testBadRowsBeyondTheReportedOnesAreCounted() throws {
+    var text = "customer_id,age\n"
+    for id in 1...50 { text += "\(id),\(id % 2 == 0 ? "old" : "30")\n" }
+    var options = Loader.Options()
+    options.maxReportedBadRows = 10
+    let report = try loader.load(entity: "customer", path: try write("c.csv", text), options: options)
+    XCTAssertEqual(report.loaded, 25)
+    XCTAssertEqual(report.badRows.count, 10)
+    XCTAssertEqual(report.badRowCount, 25)
+  }
+
+  func testAFileOfManyChunksLoadsEveryRowWithProgress() throws {
+    var text = "customer_id,event_timestamp,age,home_country\n"
+    for id in 1...30_000 { text += "\(id),1700000000,\(18 + id % 60),\"GB\"\n" }
+    let path = try write("many.csv", text)
+    var options = Loader.Options()
+    options.batchSize = 100
+    var progress: [Loader.Progress] = []
+    let report = try loader.load(entity: "customer", path: path, options: options) { progress.append($0) }
+    XCTAssertEqual(report.loaded, 30_000)
+    XCTAssertEqual(report.badRowCount, 0)
+    XCTAssertEqual(progress.last?.rowsWritten, 30_000)
+    XCTAssertEqual(progress.last?.bytesRead, text.utf8.count)
+    XCTAssertEqual(try redis.cli(["DBSIZE"]).trimmingCharacters(in: .whitespacesAndNewlines), "30000")
+    XCTAssertEqual(try hash("fs:customer:29999")["age"], "\(18 + 29999 % 60)")
+  }
 }

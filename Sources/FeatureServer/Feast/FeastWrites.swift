@@ -241,7 +241,7 @@ extension FeatureService {
   }
 
   /// Sends the rows in batches of `writeBatch` (each batch waits for the one before), drops the
-  /// keys written from every loop's cache, then answers 200 `null` as Feast does.
+  /// keys written from the shared cache, then answers 200 `null` as Feast does.
   private func write(
     _ rows: [(FeastFeatureView, FeastWriteRow)], feast: FeastServing, responder: HTTPResponder, route: Route,
     started: UInt64
@@ -285,11 +285,9 @@ extension FeatureService {
     send(from: 0)
   }
 
-  /// Drops rows from every loop's cache (each loop drops its own, on its own thread).
+  /// Drops rows from the shared cache.
   func forget(_ keys: [RowKey]) {
-    for (index, reader) in readers.enumerated() where reader.cache != nil {
-      // Each cache belongs to its loop: the removal runs there.
-      _ = reader.loop.execute { [self] in for key in keys { readers[index].cache?.remove(key) } }
-    }
+    guard let cache else { return }
+    for key in keys { cache.remove(key) }
   }
 }

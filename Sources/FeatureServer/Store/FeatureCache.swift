@@ -9,10 +9,10 @@ public struct CacheConfiguration: Sendable {
   public var negativeTTL: Double = 1
   /// Seconds past expiry that an entry may still be served (marked stale) while Redis fails.
   public var staleIfError: Double = 60
-  /// Entries per process (split evenly over the loops); the least recently used go first.
+  /// Entries per process (all loops share one cache); the least recently used go first.
   public var maxEntries = 100_000
-  /// Bytes the cached rows may take per process (split over the loops), estimated from what each
-  /// row holds. A row larger than 1/64 of a loop's share is served but not cached.
+  /// Bytes the cached rows may take per process, estimated from what each row holds. A row
+  /// larger than 1/64 of this (or of a shard's share, when smaller) is served but not cached.
   public var maxBytes = 256 * 1024 * 1024
   /// The share of the entries that may remember missing instances: a flood of requests for ids
   /// that do not exist then evicts only other missing ids, never the rows being served.
@@ -62,14 +62,10 @@ public struct CacheConfiguration: Sendable {
   }
 }
 
-/// A bounded TTL cache owned by one loop (no locks): CLOCK eviction, entries for missing
-/// instances in a ring of their own, a bound on entries and on bytes, and single-flight of
-/// concurrent misses for one key.
-///
-/// Why per loop and not one shared, sharded cache: a request never leaves its loop, so a
-/// shared cache would need a lock (or a hop) on every lookup; per-loop costs up to one Redis
-/// read per loop for each key and `threads` times the memory for the hot set. See
-/// BENCHMARKS.md.
+/// A bounded TTL cache with no lock of its own: one shard of `SharedFeatureCache`, used under
+/// that shard's lock. CLOCK eviction, entries for missing instances in a ring of their own, a
+/// bound on entries and on bytes, and the callers waiting for a key being fetched
+/// (single-flight).
 @_spi(Benchmarks) public final class FeatureCache {
   struct Entry {
     var key: RowKey
@@ -110,11 +106,14 @@ public struct CacheConfiguration: Sendable {
   /// rings[0]: rows; rings[1]: missing and invalid instances.
   private var rings: [Ring]
   private var index: [RowKey: (ring: Int, slot: Int)] = [:]
-  private var waiters: [RowKey: [(FetchOutcome) -> Void]] = [:]
-  let metrics: LoopMetrics
+  private var waiters: [RowKey: [FetchWaiter]] = [:]
+  /// Keys that changed in Redis while a fetch of them was under way: what it read is not kept.
+  private var changedWhileFetching: Set<RowKey> = []
+  /// Entries evicted to make room, since start.
+  private(set) var evictions = 0
 
   /// What a (possibly shared) fetch ended with.
-  enum FetchOutcome {
+  enum FetchOutcome: Sendable {
     case found(StoredRow)
     case missing
     /// Redis answered with an error or a value that is not a hash: a data error.
@@ -132,8 +131,10 @@ public struct CacheConfiguration: Sendable {
     }
   }
 
+  /// `maxEntryBytes`: rows larger than this are served, never cached (default: 1/64 of
+  /// `maxBytes`).
   @_spi(Benchmarks) public init(
-    configuration: CacheConfiguration, capacity: Int, maxBytes: Int = Int.max, metrics: LoopMetrics
+    configuration: CacheConfiguration, capacity: Int, maxBytes: Int = Int.max, maxEntryBytes: Int? = nil
   ) {
     ttl = nanoseconds(fromSeconds: configuration.ttl)
     negativeTTL = nanoseconds(fromSeconds: configuration.negativeTTL)
@@ -141,15 +142,17 @@ public struct CacheConfiguration: Sendable {
     refreshWindow = nanoseconds(fromSeconds: max(0, min(1, configuration.refreshAhead)) * configuration.ttl)
     self.capacity = max(2, capacity)
     self.maxBytes = max(1024, maxBytes)
-    maxEntryBytes = self.maxBytes / 64
+    self.maxEntryBytes = min(self.maxBytes, maxEntryBytes ?? self.maxBytes / 64)
     let negatives = max(1, Int(Double(self.capacity) * max(0, min(1, configuration.negativeShare))))
     rings = [Ring(capacity: max(1, self.capacity - negatives)), Ring(capacity: negatives)]
-    self.metrics = metrics
     index.reserveCapacity(min(self.capacity, 65536))
   }
 
   /// Bytes held by cached entries (estimated).
   var bytes: Int { rings[0].bytes + rings[1].bytes }
+  var entries: Int { index.count }
+  /// Entries remembering a missing (or invalid) instance.
+  var negativeEntries: Int { rings[1].slots.count }
 
   @_spi(Benchmarks) public func lookup(_ key: RowKey, now: UInt64) -> Lookup {
     guard let (ring, slot) = index[key] else { return .miss }
@@ -173,7 +176,6 @@ public struct CacheConfiguration: Sendable {
 
   /// Keeps `value` for `lifetime` ns (nil: the configured TTL of its kind; 0: not kept).
   func store(_ key: RowKey, _ value: CachedValue, now: UInt64, lifetime: UInt64? = nil) {
-    defer { metrics.cacheBytes.store(self.bytes, ordering: .relaxed) }
     let isRow = value.row != nil
     let bytes = value.bytes + key.bytes.count + 96  // the entry, its index slot and the key
     let lifetime = lifetime ?? (isRow ? ttl : negativeTTL)
@@ -196,7 +198,6 @@ public struct CacheConfiguration: Sendable {
       index[key] = (ring, rings[ring].slots.count)
       rings[ring].slots.append(entry)
       rings[ring].bytes += bytes
-      metrics.cacheEntries.wrappingIncrement(ordering: .relaxed)
     } else {
       let slot = victim(ring: ring)
       let old = rings[ring].slots[slot]
@@ -204,7 +205,7 @@ public struct CacheConfiguration: Sendable {
       rings[ring].bytes += bytes - old.bytes
       index[key] = (ring, slot)
       rings[ring].slots[slot] = entry
-      metrics.cacheEvictions.wrappingIncrement(ordering: .relaxed)
+      evictions += 1
     }
     evictOverBytes(ring: ring, keeping: key)
   }
@@ -228,7 +229,7 @@ public struct CacheConfiguration: Sendable {
       var slot = victim(ring: ring)
       if rings[ring].slots[slot].key == key { slot = victim(ring: ring) }
       remove(at: (ring, slot))
-      metrics.cacheEvictions.wrappingIncrement(ordering: .relaxed)
+      evictions += 1
     }
   }
 
@@ -244,18 +245,28 @@ public struct CacheConfiguration: Sendable {
       index[last.key] = (ring, slot)
     }
     if rings[ring].hand >= rings[ring].slots.count { rings[ring].hand = 0 }
-    metrics.cacheEntries.wrappingDecrement(ordering: .relaxed)
   }
 
   /// Drops the entry for `key`, if any (its row was just written).
   func remove(_ key: RowKey) {
     guard let position = index[key] else { return }
     remove(at: position)
-    metrics.cacheBytes.store(bytes, ordering: .relaxed)
+  }
+
+  /// The row at `key` changed in Redis: its entry goes, and a fetch under way will not keep
+  /// what it read.
+  func invalidate(_ key: RowKey) {
+    remove(key)
+    if waiters[key] != nil { changedWhileFetching.insert(key) }
+  }
+
+  /// Removes every entry whose key satisfies `predicate`.
+  func removeAll(where predicate: (RowKey) -> Bool) {
+    for key in index.keys where predicate(key) { remove(key) }
   }
 
   /// Single-flight: the first caller for `key` gets `true` and must fetch, later callers wait.
-  func join(_ key: RowKey, _ waiter: @escaping (FetchOutcome) -> Void) -> Bool {
+  func join(_ key: RowKey, _ waiter: FetchWaiter) -> Bool {
     if waiters[key] != nil {
       waiters[key]!.append(waiter)
       return false
@@ -264,14 +275,23 @@ public struct CacheConfiguration: Sendable {
     return true
   }
 
-  /// Ends a fetch: stores its result and answers every waiter.
-  func finish(_ key: RowKey, _ outcome: FetchOutcome, now: UInt64, lifetime: UInt64? = nil) {
-    if let value = outcome.cached {
+  /// Ends a fetch: stores its result and returns the callers waiting for it, to be answered
+  /// once the shard's lock is released.
+  func finish(_ key: RowKey, _ outcome: FetchOutcome, now: UInt64, lifetime: UInt64? = nil) -> [FetchWaiter] {
+    let changed = !changedWhileFetching.isEmpty && changedWhileFetching.remove(key) != nil
+    if let value = outcome.cached, !changed {
       store(key, value, now: now, lifetime: lifetime)
     } else if let (ring, slot) = index[key] {
       rings[ring].slots[slot].refreshing = false  // a later hit may try again
     }
-    guard let waiting = waiters.removeValue(forKey: key) else { return }
-    for waiter in waiting { waiter(outcome) }
+    return waiters.removeValue(forKey: key) ?? []
   }
+}
+
+/// A caller waiting for a fetch, answered on its own loop (nil: wherever the fetch ends).
+struct FetchWaiter: @unchecked Sendable {
+  let loop: EventLoop?
+  /// Runs on `loop` only; it is why the waiter is `@unchecked Sendable`: it crosses to another
+  /// thread only to be handed back to its own loop.
+  let deliver: (FeatureCache.FetchOutcome) -> Void
 }

@@ -33,8 +33,8 @@ enum RowResult {
   }
 }
 
-/// One loop's path from a key to its row, in any store layout: cache, then (single-flight)
-/// Redis, with stale-if-error. Runs on its loop only.
+/// One loop's path from a key to its row, in any store layout: the shared cache, then
+/// (single-flight across loops) Redis, with stale-if-error. Runs on its loop only.
 final class FeatureReader {
   /// Loop time of the last stored-row problem logged, so a bad key read in a hot loop logs once
   /// a second (with how many were not logged), not once per request.
@@ -42,7 +42,7 @@ final class FeatureReader {
   private var problemsNotLogged = 0
   let loop: EventLoop
   let redis: RedisLoopPool
-  let cache: FeatureCache?
+  let cache: SharedFeatureCache?
   let metrics: LoopMetrics
   let registry: Registry
   /// The native layout's source of each entity, by registry position.
@@ -51,8 +51,8 @@ final class FeatureReader {
   let windowSources: [WindowEventsSource?]
 
   init(
-    loop: EventLoop, redis: RedisLoopPool, cache: FeatureCache?, metrics: LoopMetrics, registry: Registry,
-    windowCacheLifetime: UInt64 = 0
+    loop: EventLoop, redis: RedisLoopPool, cache: SharedFeatureCache?, metrics: LoopMetrics, registry: Registry,
+    windowCacheLifetime: UInt64 = 0, windowTracking: RedisInvalidationListener? = nil
   ) {
     self.loop = loop
     self.redis = redis
@@ -62,7 +62,8 @@ final class FeatureReader {
     nativeSources = registry.entities.enumerated().map { NativeRowSource(entity: $1, position: $0) }
     windowSources = registry.entities.enumerated().map { position, entity in
       entity.windows.map { _ in
-        WindowEventsSource(entity: entity, position: position, cacheLifetime: windowCacheLifetime)
+        WindowEventsSource(
+          entity: entity, position: position, cacheLifetime: windowCacheLifetime, tracking: windowTracking)
       }
     }
   }
@@ -214,8 +215,8 @@ final class FeatureReader {
     switch cache.lookup(key, now: loop.now) {
     case .fresh(.row(let row), let refresh):
       if counted { metrics.recordCache(.hit) }
-      // Short-lived entries (window events) are re-read when they expire, not ahead of it.
-      if refresh && source.cacheLifetime == nil { refreshInBackground(key, source: source) }
+      // Window events are re-read when they expire (or change), not ahead of it.
+      if refresh && source.refreshesAhead { refreshInBackground(key, source: source) }
       return .found(row, .hit)
     case .fresh(.missing, _):
       if counted { metrics.recordCache(.negative) }
@@ -297,9 +298,12 @@ final class FeatureReader {
       send { deliver(outcome($0)) }
       return
     }
-    if cache.join(key, deliver) {
+    if cache.join(key, loop: loop, deliver) {
+      let ticket = source.fetchTicket
       send { result in
-        cache.finish(key, outcome(result), now: monotonicNanoseconds(), lifetime: source.cacheLifetime)
+        cache.finish(key, outcome(result), now: monotonicNanoseconds(), on: self.loop) {
+          source.cacheLifetime(since: ticket)
+        }
       }
     }
   }

@@ -43,13 +43,20 @@ protocol RowSource: AnyObject, Sendable {
   /// The row in a reply to that command; runs inside the reply callback (nothing of the reply
   /// may be kept).
   func decode(_ reply: RedisReplyView) -> RowDecoding
-  /// How long a row read by this source stays fresh in the cache, ns; nil: the cache's TTL.
-  var cacheLifetime: UInt64? { get }
+  /// A mark taken when a fetch starts, handed to `cacheLifetime(since:)` when it ends.
+  var fetchTicket: Int { get }
+  /// How long a row a fetch read stays fresh in the cache, ns (nil: the cache's TTL; 0: not
+  /// kept). Asked under the cache shard's lock, as the row is stored.
+  func cacheLifetime(since ticket: Int) -> UInt64?
+  /// Whether a hit near expiry re-reads the row in the background.
+  var refreshesAhead: Bool { get }
   /// Whether its cache lookups count in `featureserver_cache_requests_total`.
   var countsInCacheMetrics: Bool { get }
 }
 
 extension RowSource {
-  var cacheLifetime: UInt64? { nil }
+  var fetchTicket: Int { 0 }
+  func cacheLifetime(since ticket: Int) -> UInt64? { nil }
+  var refreshesAhead: Bool { true }
   var countsInCacheMetrics: Bool { true }
 }

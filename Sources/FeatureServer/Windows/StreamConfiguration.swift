@@ -19,8 +19,13 @@ public struct StreamConfiguration: Sendable {
   public var claimIdle = 30.0
   /// Events kept per entity (the oldest go first, counted): bounds a hot key's hash.
   public var maxEventsPerEntity = 20_000
-  /// Seconds an entity's events stay in the cache; 0 reads them from Redis on every request.
+  /// Seconds an entity's events stay in the cache when Redis's invalidations are not heard; 0
+  /// reads them from Redis on every request (never cached, invalidations or not).
   public var windowCacheTTL = 0.05
+  /// Hear which events hashes change (Redis 6+ `CLIENT TRACKING ... BCAST` on one connection
+  /// of its own) and keep events cached until they change, for the cache's TTL. A single Redis
+  /// only: on a cluster, events always use `windowCacheTTL`.
+  public var windowInvalidation = true
   /// The most events one POST /events may carry.
   public var maxEventsPerRequest = 10_000
 

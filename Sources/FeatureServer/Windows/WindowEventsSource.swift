@@ -1,19 +1,34 @@
 import RedisPool
 
 /// Reads an entity's recent events (HVALS) (`<prefix>:win:{<entity>:<id>}`, see `StoredWindowEvents`)
-/// for its window features. Kept in the cache only briefly (`--window-cache-ttl`): a window
-/// feature must show an event within a fraction of a second of its arrival.
+/// for its window features. A window feature must show an event within a fraction of a second
+/// of its arrival, so the cache keeps the events only until they change: for the cache's TTL
+/// while Redis's invalidations are heard without a break since the read (`tracking`), else
+/// briefly (`--window-cache-ttl`).
 final class WindowEventsSource: RowSource {
   let entity: EntityDefinition
   let position: Int
-  let cacheLifetime: UInt64?
+  /// ns kept when invalidations are not heard.
+  let shortLifetime: UInt64
+  /// Hears which events hashes changed; nil: none (a cluster, or turned off).
+  let tracking: RedisInvalidationListener?
   var name: String { entity.name }
 
-  init(entity: EntityDefinition, position: Int, cacheLifetime: UInt64) {
+  init(entity: EntityDefinition, position: Int, cacheLifetime: UInt64, tracking: RedisInvalidationListener?) {
     self.entity = entity
     self.position = position
-    self.cacheLifetime = cacheLifetime
+    shortLifetime = cacheLifetime
+    self.tracking = tracking
   }
+
+  var fetchTicket: Int { tracking?.ticket ?? 0 }
+
+  func cacheLifetime(since ticket: Int) -> UInt64? {
+    guard let tracking, tracking.isUnbroken(since: ticket) else { return shortLifetime }
+    return nil
+  }
+
+  var refreshesAhead: Bool { false }
 
   func errorLabel(nativeEntityCount: Int) -> Int { position }
 
