@@ -42,6 +42,7 @@ extension FeatureService {
       switch result {
       case .found(let row, let cacheResult):
         var body: [UInt8] = []
+        body.reserveCapacity(row.renderedFeatures.count + 160)
         render(
           row, entity: entity, entityPosition: entityPosition, id: id, selection: selection, cache: cacheResult,
           loopMetrics: metrics[responder.eventLoop.index], into: &body)

@@ -11,6 +11,11 @@ import RedisPool
   var decodeErrors: Int
   /// `"features":{...}` for every feature, rendered once when the row is read.
   var renderedFeatures: [UInt8]
+  /// With window features: where their part of `renderedFeatures` starts (just after the
+  /// stored ones), and whether it holds the values of an entity without events, as a row is
+  /// read and cached (the common case, served without touching the row).
+  private var windowPartStart: Int? = nil
+  private var windowsAreEmpty = false
   /// An estimate of the memory the row holds, for the cache's byte bound.
   var approximateBytes: Int {
     var total = 64 + renderedFeatures.count + values.count * 32
@@ -51,10 +56,18 @@ import RedisPool
     self.values = values
     self.eventTimestamp = eventTimestamp
     self.decodeErrors = decodeErrors
-    // With window features, the stored ones only: the rest is appended when the row is served.
-    renderedFeatures = FeatureRow.render(
-      values, entity: entity,
-      only: entity.windows == nil ? nil : Array(0..<entity.storedFeatureCount))
+    guard let empty = entity.emptyWindows else {
+      renderedFeatures = FeatureRow.render(values, entity: entity, only: nil)
+      return
+    }
+    // The stored features rendered once, then the window part as for an entity without events
+    // (replaced when the row is served with events).
+    self.values.replaceSubrange(entity.storedFeatureCount..<values.count, with: empty.values)
+    renderedFeatures = FeatureRow.render(values, entity: entity, only: Array(0..<entity.storedFeatureCount))
+    renderedFeatures.removeLast()  // the closing brace
+    windowPartStart = renderedFeatures.count
+    renderedFeatures.append(contentsOf: empty.rendered)
+    windowsAreEmpty = true
   }
 
   /// Puts the window features' values (computed at read time) after the stored ones, in
@@ -62,7 +75,8 @@ import RedisPool
   mutating func setWindowValues(_ windowValues: [FeatureValue?], entity: EntityDefinition) {
     let start = entity.storedFeatureCount
     values.replaceSubrange(start..<values.count, with: windowValues)
-    renderedFeatures.removeLast()  // the closing brace
+    renderedFeatures.removeSubrange((windowPartStart ?? renderedFeatures.count - 1)...)
+    windowsAreEmpty = false
     renderedFeatures.reserveCapacity(renderedFeatures.count + windowValues.count * 32)
     for (offset, value) in windowValues.enumerated() {
       if start + offset > 0 { renderedFeatures.append(UInt8(ascii: ",")) }
@@ -75,10 +89,11 @@ import RedisPool
   /// `setWindowValues` for an entity without recent events, whose window values (0 counts and
   /// sums, null means) and their JSON are the same every time: appended as rendered once.
   mutating func setNoWindowEvents(entity: EntityDefinition) {
-    guard let empty = entity.emptyWindows else { return }
+    guard !windowsAreEmpty, let empty = entity.emptyWindows else { return }  // as read: nothing to do
     values.replaceSubrange(entity.storedFeatureCount..<values.count, with: empty.values)
-    renderedFeatures.removeLast()  // the closing brace
+    renderedFeatures.removeSubrange((windowPartStart ?? renderedFeatures.count - 1)...)
     renderedFeatures.append(contentsOf: empty.rendered)
+    windowsAreEmpty = true
   }
 
   /// `"features":{name: value, ...}`, for all features or the given indices.

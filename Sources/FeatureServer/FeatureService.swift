@@ -82,7 +82,8 @@ public final class FeatureService: @unchecked Sendable {
         FeatureReader(
           loop: loop, redis: pool.on(loop), cache: cache, metrics: loopMetrics, registry: registry,
           windowCacheLifetime: configuration.cache.enabled
-            ? nanoseconds(fromSeconds: configuration.stream.windowCacheTTL) : 0, windowTracking: tracking))
+            ? nanoseconds(fromSeconds: configuration.stream.windowCacheTTL) : 0, windowTracking: tracking,
+          rowCacheLifetime: nanoseconds(fromSeconds: configuration.cache.ttl)))
       metrics.append(loopMetrics)
     }
     self.readers = readers

@@ -127,7 +127,7 @@ public struct IdViolation: Error, Sendable, Equatable {
 }
 
 /// An entity kind: its id rule, features and freshness bound.
-public struct EntityDefinition: Sendable {
+public final class EntityDefinition: Sendable {
   public let name: String
   public let description: String
   public let idRule: IdRule

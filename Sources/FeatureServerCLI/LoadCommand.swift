@@ -77,7 +77,7 @@ struct LoadCommand: ParsableCommand {
           let percent = progress.totalBytes > 0 ? 100 * progress.bytesRead / progress.totalBytes : 100
           if terminal {
             writeProgress("\r\(file): \(progress.rowsWritten) rows written, \(percent)% read")
-          } else if percent / 10 > lastTenth {  // a log, not a terminal: a line per tenth
+          } else if percent / 10 > lastTenth && percent < 100 {  // a log: a line per tenth, the summary last
             lastTenth = percent / 10
             writeProgress("\(file): \(progress.rowsWritten) rows written, \(percent)% read\n")
           }

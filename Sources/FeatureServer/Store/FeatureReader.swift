@@ -52,7 +52,7 @@ final class FeatureReader {
 
   init(
     loop: EventLoop, redis: RedisLoopPool, cache: SharedFeatureCache?, metrics: LoopMetrics, registry: Registry,
-    windowCacheLifetime: UInt64 = 0, windowTracking: RedisInvalidationListener? = nil
+    windowCacheLifetime: UInt64 = 0, windowTracking: RedisInvalidationListener? = nil, rowCacheLifetime: UInt64 = 0
   ) {
     self.loop = loop
     self.redis = redis
@@ -60,31 +60,63 @@ final class FeatureReader {
     self.metrics = metrics
     self.registry = registry
     nativeSources = registry.entities.enumerated().map { NativeRowSource(entity: $1, position: $0) }
+    rowKeyPrefixes = registry.entities.map { Array(registry.redisKey(entity: $0.name, id: "").utf8) }
+    eventsKeyPrefixes = registry.entities.map {
+      Array(registry.windowEventsKey(entity: $0.name, id: "").utf8.dropLast())
+    }
     windowSources = registry.entities.enumerated().map { position, entity in
       entity.windows.map { _ in
         WindowEventsSource(
-          entity: entity, position: position, cacheLifetime: windowCacheLifetime, tracking: windowTracking)
+          entity: entity, position: position, cacheLifetime: windowCacheLifetime, trackedLifetime: rowCacheLifetime,
+          tracking: windowTracking)
       }
     }
   }
 
+  /// By registry position: what every row key and every events key of the entity starts
+  /// with (`registry.redisKey` and `windowEventsKey` without the id), so a request's keys are
+  /// made from bytes, not through string interpolation.
+  private let rowKeyPrefixes: [[UInt8]]
+  private let eventsKeyPrefixes: [[UInt8]]
+
   private func source(of entity: EntityDefinition) -> NativeRowSource {
-    if let position = registry.position(of: entity.name) { return nativeSources[position] }
+    if let position = position(of: entity) { return nativeSources[position] }
     return NativeRowSource(entity: entity, position: 0)
+  }
+
+  /// The entity's registry position: by identity first (a request's entity is the registry's
+  /// own), by name otherwise.
+  private func position(of entity: EntityDefinition) -> Int? {
+    for (position, candidate) in registry.entities.enumerated() where candidate === entity { return position }
+    return registry.position(of: entity.name)
+  }
+
+  private func rowKey(_ entity: EntityDefinition, position: Int?, id: String) -> RowKey {
+    guard let position else { return RowKey(registry.redisKey(entity: entity.name, id: id)) }
+    var bytes = rowKeyPrefixes[position]
+    bytes.append(contentsOf: id.utf8)
+    return RowKey(bytes)
+  }
+
+  private func eventsKey(position: Int, id: String) -> RowKey {
+    var bytes = eventsKeyPrefixes[position]
+    bytes.append(contentsOf: id.utf8)
+    bytes.append(UInt8(ascii: "}"))
+    return RowKey(bytes)
   }
 
   /// Reads one native instance (with its window features, when its entity declares them).
   func read(_ entity: EntityDefinition, id: String, completion: @escaping (ReadResult) -> Void) {
-    let baseKey = RowKey(registry.redisKey(entity: entity.name, id: id))
-    guard entity.windows != nil, let position = registry.position(of: entity.name),
-      let eventsSource = windowSources[position]
+    let position = position(of: entity)
+    let baseKey = rowKey(entity, position: position, id: id)
+    guard entity.windows != nil, let position, let eventsSource = windowSources[position]
     else {
       return read(source(of: entity), key: baseKey) { completion($0.native) }
     }
     // The row and its events: from the cache when both are there (no batch, no closure),
     // else in one round trip.
     let baseSource = nativeSources[position]
-    let eventsKey = RowKey(registry.windowEventsKey(entity: entity.name, id: id))
+    let eventsKey = eventsKey(position: position, id: id)
     if let base = lookup(baseKey, source: baseSource) {
       if let events = lookup(eventsKey, source: eventsSource) {
         return completion(withWindows(base.native, events: events, position: position, now: wallClockMicroseconds()))
@@ -127,20 +159,21 @@ final class FeatureReader {
     rows.reserveCapacity(items.count)
     var windowRows: [Int?] = []  // by item: the position of its events read in `rows`
     for item in items {
-      rows.append((source(of: item.entity), RowKey(registry.redisKey(entity: item.entity.name, id: item.id))))
+      rows.append(
+        (source(of: item.entity), rowKey(item.entity, position: position(of: item.entity), id: item.id)))
       windowRows.append(nil)
     }
     for (index, item) in items.enumerated() {
-      guard let position = registry.position(of: item.entity.name), let events = windowSources[position] else {
+      guard let position = position(of: item.entity), let events = windowSources[position] else {
         continue
       }
       windowRows[index] = rows.count
-      rows.append((events, RowKey(registry.windowEventsKey(entity: item.entity.name, id: item.id))))
+      rows.append((events, eventsKey(position: position, id: item.id)))
     }
     guard windowRows.contains(where: { $0 != nil }) else { return read(rows: rows) { completion($0.map(\.native)) } }
     var positions: [Int?] = []  // by item: its entity's registry position when it has windows
     for (index, item) in items.enumerated() {
-      positions.append(windowRows[index] == nil ? nil : registry.position(of: item.entity.name))
+      positions.append(windowRows[index] == nil ? nil : position(of: item.entity))
     }
     read(rows: rows) { results in
       let now = wallClockMicroseconds()

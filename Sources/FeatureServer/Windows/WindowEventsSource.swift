@@ -10,14 +10,21 @@ final class WindowEventsSource: RowSource {
   let position: Int
   /// ns kept when invalidations are not heard.
   let shortLifetime: UInt64
+  /// ns kept while they are: the cache's row TTL, for an entity without events too (not the
+  /// negative TTL: an entity with no recent events is the common case, not a wrong id).
+  let trackedLifetime: UInt64
   /// Hears which events hashes changed; nil: none (a cluster, or turned off).
   let tracking: RedisInvalidationListener?
   var name: String { entity.name }
 
-  init(entity: EntityDefinition, position: Int, cacheLifetime: UInt64, tracking: RedisInvalidationListener?) {
+  init(
+    entity: EntityDefinition, position: Int, cacheLifetime: UInt64, trackedLifetime: UInt64,
+    tracking: RedisInvalidationListener?
+  ) {
     self.entity = entity
     self.position = position
     shortLifetime = cacheLifetime
+    self.trackedLifetime = trackedLifetime
     self.tracking = tracking
   }
 
@@ -25,7 +32,7 @@ final class WindowEventsSource: RowSource {
 
   func cacheLifetime(since ticket: Int) -> UInt64? {
     guard let tracking, tracking.isUnbroken(since: ticket) else { return shortLifetime }
-    return nil
+    return trackedLifetime
   }
 
   var refreshesAhead: Bool { false }

@@ -1,5 +1,9 @@
 import Codecs
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Handles one request: answer through the responder now or later (after a Redis reply, a
 /// timer...), exactly once, on the responder's loop or from any thread.
 public typealias HTTPHandler = @Sendable (HTTPRequest, HTTPResponder) -> Void
@@ -74,29 +78,47 @@ public final class Router: @unchecked Sendable {
 
   /// Finds the handler for a method and a request target (query string allowed; it is ignored).
   public func match(_ method: HTTPMethod, target: String) -> Match {
-    var utf8 = target.utf8[...]
-    if let question = utf8.firstIndex(of: UInt8(ascii: "?")) { utf8 = utf8[..<question] }
-    if utf8.first != UInt8(ascii: "/") {
+    var path = target
+    if path.utf8.first != UInt8(ascii: "/") {
       // absolute-form (RFC 9112 §3.2.2): drop the scheme and authority.
-      guard let path = Router.pathOfAbsoluteForm(Substring(utf8)) else {
+      var withoutQuery = Substring(path)
+      if let question = withoutQuery.utf8.firstIndex(of: UInt8(ascii: "?")) {
+        withoutQuery = withoutQuery[..<question]
+      }
+      guard let origin = Router.pathOfAbsoluteForm(withoutQuery) else {
         return .badPath("request target is not a path")
       }
-      utf8 = path.utf8[...]
+      path = String(origin)
     }
-    var segments: [Substring.UTF8View.SubSequence] = []
-    var rest = utf8
-    while true {
-      while rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
-      if rest.isEmpty { break }
-      let end = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
-      segments.append(rest[..<end])
-      rest = rest[end...]
+    // On the path's bytes, not through String indices: this runs for every request.
+    return path.withUTF8 { match(method, path: $0) }
+  }
+
+  private func match(_ method: HTTPMethod, path bytes: UnsafeBufferPointer<UInt8>) -> Match {
+    let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
+    var segments: [Range<Int>] = []
+    var position = 0
+    while position < end {
+      if bytes[position] == UInt8(ascii: "/") {
+        position += 1
+        continue
+      }
+      var segmentEnd = position
+      while segmentEnd < end && bytes[segmentEnd] != UInt8(ascii: "/") { segmentEnd += 1 }
+      segments.append(position..<segmentEnd)
+      position = segmentEnd
     }
-    var captured: [(name: String, raw: Substring)] = []
-    guard let node = Router.find(root, segments[...], in: utf8, &captured) else { return .notFound }
+    var captured: [(name: String, range: Range<Int>)] = []
+    guard let node = Router.find(root, segments[...], in: bytes, &captured) else { return .notFound }
     var parameters = PathParameters()
     for capture in captured {
-      guard let value = PercentDecoding.decode(capture.raw) else {
+      let raw = UnsafeBufferPointer(rebasing: bytes[capture.range])
+      let text = String(decoding: raw, as: UTF8.self)
+      guard raw.contains(UInt8(ascii: "%")) else {
+        parameters.items.append((name: capture.name, value: text))
+        continue
+      }
+      guard let value = PercentDecoding.decode(text) else {
         return .badPath("malformed percent-encoding in the path")
       }
       parameters.items.append((name: capture.name, value: value))
@@ -117,34 +139,38 @@ public final class Router: @unchecked Sendable {
   /// Depth-first search: literal, then parameter, then wildcard, backtracking when a branch
   /// has no handlers for the remaining segments.
   private static func find(
-    _ node: Node, _ segments: ArraySlice<Substring.UTF8View.SubSequence>, in path: Substring.UTF8View,
-    _ captured: inout [(name: String, raw: Substring)]
+    _ node: Node, _ segments: ArraySlice<Range<Int>>, in path: UnsafeBufferPointer<UInt8>,
+    _ captured: inout [(name: String, range: Range<Int>)]
   ) -> Node? {
     guard let segment = segments.first else {
       if !node.handlers.isEmpty { return node }
       if let wildcard = node.wildcard, !wildcard.node.handlers.isEmpty {
-        captured.append((wildcard.name, ""))
+        captured.append((wildcard.name, 0..<0))
         return wildcard.node
       }
       return nil
     }
     let rest = segments.dropFirst()
-    if let literal = node.literals.first(where: { $0.segment.elementsEqual(segment) }),
+    if let literal = node.literals.first(where: { same($0.segment, path, segment) }),
       let found = find(literal.node, rest, in: path, &captured)
     {
       return found
     }
     if let parameter = node.parameter {
-      captured.append((parameter.name, Substring(segment)))
+      captured.append((parameter.name, segment))
       if let found = find(parameter.node, rest, in: path, &captured) { return found }
       captured.removeLast()
     }
     if let wildcard = node.wildcard, !wildcard.node.handlers.isEmpty, let last = segments.last {
-      let whole = Substring(path[segment.startIndex..<last.endIndex])
-      captured.append((wildcard.name, whole))
+      captured.append((wildcard.name, segment.lowerBound..<last.upperBound))
       return wildcard.node
     }
     return nil
+  }
+
+  private static func same(_ literal: [UInt8], _ path: UnsafeBufferPointer<UInt8>, _ segment: Range<Int>) -> Bool {
+    literal.count == segment.count
+      && literal.withUnsafeBytes { memcmp($0.baseAddress!, path.baseAddress! + segment.lowerBound, segment.count) == 0 }
   }
 
   private static func pathOfAbsoluteForm(_ target: Substring) -> Substring? {

@@ -9,12 +9,13 @@ import XCTest
 /// invalidation connection is lost or Redis is flushed.
 final class WindowCacheInvalidationTests: XCTestCase {
   func testEventsStayCachedUntilRedisSaysTheyChanged() throws {
-    let harness = try listeningHarness()
+    // An entity without events is not a missing instance: kept for the row TTL, not this one.
+    let harness = try listeningHarness { $0.cache.negativeTTL = 0.1 }
     defer { harness.stop() }
     try harness.writeCustomer(7)
     XCTAssertEqual(try transactions(harness, 7), 0)
     let reads = try harness.commandCalls("hvals")
-    usleep(200_000)  // 4 short window TTLs
+    usleep(200_000)  // 4 short window TTLs, 2 negative TTLs
     XCTAssertEqual(try transactions(harness, 7), 0)
     XCTAssertEqual(try harness.commandCalls("hvals"), reads, "the events came from the cache")
 
@@ -79,8 +80,10 @@ final class WindowCacheInvalidationTests: XCTestCase {
     XCTAssertFalse(try harness.get("/metrics").body.contains("featureserver_window_invalidation_listening"))
   }
 
-  private func listeningHarness() throws -> FeatureServerHarness {
-    let harness = try FeatureServerHarness(threads: 2)
+  private func listeningHarness(
+    configure: (inout FeatureServiceConfiguration) -> Void = { _ in }
+  ) throws -> FeatureServerHarness {
+    let harness = try FeatureServerHarness(threads: 2, configure: configure)
     let listener = try XCTUnwrap(harness.service.windowInvalidations)
     XCTAssertNotNil(waitUntil(timeout: 5) { listener.isListening }, "the listener subscribed")
     return harness
