@@ -90,6 +90,33 @@ final class PredictTests: XCTestCase {
   }
 
   /// Every invalid body is a 400 whose message names the field and the problem.
+  func testWindowFeaturesAreReadOnlyForAModelThatUsesThem() throws {
+    let transaction = #"{"transaction_id":"w","customer_id":1,"account_id":1,"merchant_id":2,"amount":10}"#
+    // The bundled model has no window inputs: a prediction reads no events.
+    try withHarness { harness in
+      let reads = try harness.commandCalls("hvals")
+      XCTAssertEqual(try harness.post("/predict", transaction).status, 200)
+      XCTAssertEqual(try harness.commandCalls("hvals"), reads)
+    }
+    // A model with one: its value is the live window's.
+    let fixture = packageRoot.appendingPathComponent(
+      "Tests/FeatureServerTests/Fixtures/models/xgb3_binary_logistic.json")
+    var model = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as? [String: Any])
+    var learner = try XCTUnwrap(model["learner"] as? [String: Any])
+    learner["feature_names"] = ["txn_count_5m", "age", "balance", "risk_level"]
+    model["learner"] = learner
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("window-model-\(getpid()).json")
+    defer { try? FileManager.default.removeItem(at: path) }
+    try JSONSerialization.data(withJSONObject: model).write(to: path)
+    try withHarness(modelPath: path.path) { harness in
+      let micros = Int(Date().timeIntervalSince1970 * 1_000_000)
+      try harness.redis.cli(["HSET", "fs:win:{customer:1}", "t1", "\(micros) 25.5 -", "t2", "\(micros) 4.5 -"])
+      let reply = try harness.post("/predict?explain=true", transaction)
+      XCTAssertEqual(reply.status, 200, reply.body)
+      XCTAssertEqual((reply.json["features"] as? [String: Any])?["txn_count_5m"] as? Double, 2, reply.body)
+    }
+  }
+
   func testInvalidRequestsAre400NamingTheField() throws {
     let valid = #""transaction_id":"t","customer_id":1,"account_id":1,"merchant_id":1"#
     let cases: [(String, String)] = [

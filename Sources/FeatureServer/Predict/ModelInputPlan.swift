@@ -27,6 +27,9 @@ struct ModelInputPlan: Sendable {
   let customerMean: Int?
   let customerStd: Int?
   let merchantCategory: Int?
+  /// Whether any input is a window feature: if none is, a prediction does not read the events
+  /// behind them (a read and a window computation per request saved).
+  let usesWindowFeatures: Bool
 
   /// Maps every input of `model` by name: an on-demand name, `entity.feature`, or a feature
   /// name found in exactly one of customer, account and merchant. Throws naming the input.
@@ -67,6 +70,10 @@ struct ModelInputPlan: Sendable {
     }
     self.sources = sources
     self.entities = entities
+    usesWindowFeatures = sources.contains { source in
+      guard case .stored(let slot, let feature) = source, let entity = entities[slot] else { return false }
+      return feature >= entity.storedFeatureCount
+    }
     customerMean = entities[PredictionEntity.customer.rawValue]?.featureIndex["avg_txn_amount_30d"]
     customerStd = entities[PredictionEntity.customer.rawValue]?.featureIndex["std_txn_amount_30d"]
     merchantCategory = entities[PredictionEntity.merchant.rawValue]?.featureIndex["merchant_category"]

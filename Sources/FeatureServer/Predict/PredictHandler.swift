@@ -49,7 +49,7 @@ extension FeatureService {
       readSlots.append(slot.rawValue)
     }
     let explain = httpRequest.queryItem("explain").map { $0 == "true" || $0 == "1" } ?? false
-    readers[loopIndex].read(many: reads) { [self] results in
+    readers[loopIndex].read(many: reads, windows: plan.usesWindowFeatures) { [self] results in
       let fetched = monotonicNanoseconds()
       var rows: [FeatureRow?] = [nil, nil, nil]
       for (position, result) in results.enumerated() {

@@ -156,17 +156,19 @@ public struct CacheConfiguration: Sendable {
 
   @_spi(Benchmarks) public func lookup(_ key: RowKey, now: UInt64) -> Lookup {
     guard let (ring, slot) = index[key] else { return .miss }
+    // Fields read in place: copying the entry would retain its key and value once more.
     rings[ring].slots[slot].referenced = true
-    let entry = rings[ring].slots[slot]
-    if now < entry.expiresAt {
+    let expiresAt = rings[ring].slots[slot].expiresAt
+    if now < expiresAt {
       // Rows only: a missing instance is re-read when its short negative TTL ends.
-      guard refreshWindow > 0, ring == 0, !entry.refreshing, now &+ refreshWindow >= entry.expiresAt else {
-        return .fresh(entry.value, refresh: false)
+      guard refreshWindow > 0, ring == 0, !rings[ring].slots[slot].refreshing, now &+ refreshWindow >= expiresAt
+      else {
+        return .fresh(rings[ring].slots[slot].value, refresh: false)
       }
       rings[ring].slots[slot].refreshing = true
-      return .fresh(entry.value, refresh: true)
+      return .fresh(rings[ring].slots[slot].value, refresh: true)
     }
-    if now < entry.staleUntil { return .expired(entry.value) }
+    if now < rings[ring].slots[slot].staleUntil { return .expired(rings[ring].slots[slot].value) }
     return .miss
   }
 

@@ -153,8 +153,12 @@ final class FeatureReader {
 
   /// Reads many native instances; every miss goes to Redis in one pipelined batch. An entity
   /// with windows adds the read of its events hash to the batch; its window features are
-  /// computed from them at the time of the answer.
-  func read(many items: [(entity: EntityDefinition, id: String)], completion: @escaping ([ReadResult]) -> Void) {
+  /// computed from them at the time of the answer. `windows: false` skips them (the rows keep
+  /// the values of an entity without events: for a caller that does not use them).
+  func read(
+    many items: [(entity: EntityDefinition, id: String)], windows: Bool = true,
+    completion: @escaping ([ReadResult]) -> Void
+  ) {
     var rows: [(source: RowSource, key: RowKey)] = []
     rows.reserveCapacity(items.count)
     var windowRows: [Int?] = []  // by item: the position of its events read in `rows`
@@ -163,7 +167,7 @@ final class FeatureReader {
         (source(of: item.entity), rowKey(item.entity, position: position(of: item.entity), id: item.id)))
       windowRows.append(nil)
     }
-    for (index, item) in items.enumerated() {
+    for (index, item) in items.enumerated() where windows {
       guard let position = position(of: item.entity), let events = windowSources[position] else {
         continue
       }
