@@ -129,6 +129,10 @@ panel("Consumer group lag and pending", [
     description="XINFO GROUPS: entries not yet delivered to any consumer, and delivered but not acknowledged.")
 panel("Watermark lag", [("max(featureserver_stream_watermark_lag_seconds)", "now - newest event time")], unit="s",
       width=6, description="Grows while no events arrive; the watermark itself trails the newest event by its delay.")
+panel("Window events cache: invalidations", [
+    ("sum(" + rate('featureserver_window_invalidations_total{kind="key"}') + ")", "changed events hashes"),
+    ("min(featureserver_window_invalidation_listening)", "listening (1/0)")], width=12,
+    description="Events stay cached until Redis reports a change; while not listening they expire after --window-cache-ttl.")
 
 row("Predictions")
 ALL_PREDICTIONS = "sum(" + rate("featureserver_predictions_total") + ")"

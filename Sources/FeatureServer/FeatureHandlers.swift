@@ -42,7 +42,7 @@ extension FeatureService {
       switch result {
       case .found(let row, let cacheResult):
         var body: [UInt8] = []
-        body.reserveCapacity(row.renderedFeatures.count + 160)
+        body.reserveCapacity(row.renderedCount + 160)
         render(
           row, entity: entity, entityPosition: entityPosition, id: id, selection: selection, cache: cacheResult,
           loopMetrics: metrics[responder.eventLoop.index], into: &body)
@@ -98,7 +98,7 @@ extension FeatureService {
     if let selection {
       body.append(contentsOf: FeatureRow.render(row.values, entity: entity, only: selection))
     } else {
-      body.append(contentsOf: row.renderedFeatures)
+      row.appendRendered(to: &body)
     }
     JSONWriter.appendRaw(#","event_timestamp":"#, to: &body)
     var outside = false

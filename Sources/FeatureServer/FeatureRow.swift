@@ -3,23 +3,45 @@ import RedisPool
 /// One entity instance as read from its Redis hash, typed by the registry. Missing fields take
 /// the feature's default (or null) when served.
 @_spi(Benchmarks) public struct FeatureRow: Sendable {
-  /// Values by feature index; nil where the hash lacks the field or holds text of the wrong type.
-  var values: [FeatureValue?]
+  /// The stored features' values by feature index; nil where the hash lacks the field or holds
+  /// text of the wrong type.
+  private(set) var storedValues: [FeatureValue?]
+  /// The window features' values (computed at read time), after the stored ones; as read and
+  /// cached, the entity's values without events, shared (no memory per row).
+  private(set) var windowValues: [FeatureValue?] = []
   /// The `_ts` field: event time in epoch seconds.
   var eventTimestamp: Int64?
   /// Fields whose text did not parse as the registry's type (counted in metrics, served as null).
   var decodeErrors: Int
-  /// `"features":{...}` for every feature, rendered once when the row is read.
-  var renderedFeatures: [UInt8]
-  /// With window features: where their part of `renderedFeatures` starts (just after the
-  /// stored ones), and whether it holds the values of an entity without events, as a row is
-  /// read and cached (the common case, served without touching the row).
-  private var windowPartStart: Int? = nil
-  private var windowsAreEmpty = false
-  /// An estimate of the memory the row holds, for the cache's byte bound.
+  /// `"features":{...}` of the stored features, rendered once when the row is read; without
+  /// its closing brace when the entity has window features (`renderedWindows` follows).
+  private(set) var renderedStored: [UInt8]
+  /// `,"txn_count_1m":0,...}`: the window part of `"features"`; as read and cached, the
+  /// entity's rendering without events, shared.
+  private(set) var renderedWindows: [UInt8] = []
+
+  /// Every feature's value, stored then window, by feature index.
+  var values: [FeatureValue?] { windowValues.isEmpty ? storedValues : storedValues + windowValues }
+
+  /// The value of feature `position`.
+  func value(at position: Int) -> FeatureValue? {
+    position < storedValues.count ? storedValues[position] : windowValues[position - storedValues.count]
+  }
+
+  /// Bytes of `"features":{...}` in full.
+  var renderedCount: Int { renderedStored.count + renderedWindows.count }
+
+  /// Appends `"features":{...}` in full.
+  func appendRendered(to body: inout [UInt8]) {
+    body.append(contentsOf: renderedStored)
+    body.append(contentsOf: renderedWindows)
+  }
+
+  /// An estimate of the memory the row holds, for the cache's byte bound (the shared window
+  /// part of a row without events is the entity's, not the row's).
   var approximateBytes: Int {
-    var total = 64 + renderedFeatures.count + values.count * 32
-    for case .string(let text)? in values { total += text.utf8.count }
+    var total = 64 + renderedStored.count + storedValues.count * 32
+    for case .string(let text)? in storedValues { total += text.utf8.count }
     return total
   }
 
@@ -53,47 +75,41 @@ import RedisPool
   }
 
   init(values: [FeatureValue?], eventTimestamp: Int64?, decodeErrors: Int, entity: EntityDefinition) {
-    self.values = values
     self.eventTimestamp = eventTimestamp
     self.decodeErrors = decodeErrors
     guard let empty = entity.emptyWindows else {
-      renderedFeatures = FeatureRow.render(values, entity: entity, only: nil)
+      storedValues = values
+      renderedStored = FeatureRow.render(values, entity: entity, only: nil)
       return
     }
-    // The stored features rendered once, then the window part as for an entity without events
-    // (replaced when the row is served with events).
-    self.values.replaceSubrange(entity.storedFeatureCount..<values.count, with: empty.values)
-    renderedFeatures = FeatureRow.render(values, entity: entity, only: Array(0..<entity.storedFeatureCount))
-    renderedFeatures.removeLast()  // the closing brace
-    windowPartStart = renderedFeatures.count
-    renderedFeatures.append(contentsOf: empty.rendered)
-    windowsAreEmpty = true
+    storedValues = Array(values.prefix(entity.storedFeatureCount))
+    renderedStored = FeatureRow.render(values, entity: entity, only: Array(0..<entity.storedFeatureCount))
+    renderedStored.removeLast()  // the closing brace: the window part follows
+    windowValues = empty.values
+    renderedWindows = empty.rendered
   }
 
-  /// Puts the window features' values (computed at read time) after the stored ones, in
-  /// `values` and in `renderedFeatures` (whose stored part was rendered once, when read).
+  /// Puts the window features' values (computed at read time) after the stored ones.
   mutating func setWindowValues(_ windowValues: [FeatureValue?], entity: EntityDefinition) {
     let start = entity.storedFeatureCount
-    values.replaceSubrange(start..<values.count, with: windowValues)
-    renderedFeatures.removeSubrange((windowPartStart ?? renderedFeatures.count - 1)...)
-    windowsAreEmpty = false
-    renderedFeatures.reserveCapacity(renderedFeatures.count + windowValues.count * 32)
+    self.windowValues = windowValues
+    var rendered: [UInt8] = []
+    rendered.reserveCapacity(windowValues.count * 32)
     for (offset, value) in windowValues.enumerated() {
-      if start + offset > 0 { renderedFeatures.append(UInt8(ascii: ",")) }
-      renderedFeatures.append(contentsOf: entity.features[start + offset].jsonKey)
-      JSONWriter.appendValue(value, to: &renderedFeatures)
+      if start + offset > 0 { rendered.append(UInt8(ascii: ",")) }
+      rendered.append(contentsOf: entity.features[start + offset].jsonKey)
+      JSONWriter.appendValue(value, to: &rendered)
     }
-    renderedFeatures.append(UInt8(ascii: "}"))
+    rendered.append(UInt8(ascii: "}"))
+    renderedWindows = rendered
   }
 
   /// `setWindowValues` for an entity without recent events, whose window values (0 counts and
-  /// sums, null means) and their JSON are the same every time: appended as rendered once.
+  /// sums, null means) and their JSON are the same every time: the entity's, shared.
   mutating func setNoWindowEvents(entity: EntityDefinition) {
-    guard !windowsAreEmpty, let empty = entity.emptyWindows else { return }  // as read: nothing to do
-    values.replaceSubrange(entity.storedFeatureCount..<values.count, with: empty.values)
-    renderedFeatures.removeSubrange((windowPartStart ?? renderedFeatures.count - 1)...)
-    renderedFeatures.append(contentsOf: empty.rendered)
-    windowsAreEmpty = true
+    guard let empty = entity.emptyWindows else { return }
+    windowValues = empty.values
+    renderedWindows = empty.rendered
   }
 
   /// `"features":{name: value, ...}`, for all features or the given indices.

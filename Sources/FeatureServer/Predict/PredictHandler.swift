@@ -59,11 +59,11 @@ extension FeatureService {
       let customer = rows[PredictionEntity.customer.rawValue]
       let merchant = rows[PredictionEntity.merchant.rawValue]
       func stored(_ row: FeatureRow?, _ feature: Int?) -> Double {
-        guard let row, let feature, let value = row.values[feature] else { return .nan }
+        guard let row, let feature, let value = row.value(at: feature) else { return .nan }
         return value.modelInput
       }
       var storedCategory: String? = nil
-      if let merchant, let index = plan.merchantCategory, case .string(let text)? = merchant.values[index] {
+      if let merchant, let index = plan.merchantCategory, case .string(let text)? = merchant.value(at: index) {
         storedCategory = text
       }
       OnDemandFeature.compute(
