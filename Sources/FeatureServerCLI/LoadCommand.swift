@@ -40,6 +40,17 @@ struct LoadCommand: ParsableCommand {
   @Argument(help: "CSV (.csv) or JSON-lines (.jsonl) files.")
   var files: [String]
 
+  func validate() throws {
+    var options = Loader.Options()
+    options.batchSize = batchSize
+    options.inFlightBatches = inFlightBatches
+    do {
+      try options.validate()
+    } catch {
+      throw ValidationError("--\(error)")
+    }
+  }
+
   func run() throws {
     let registry: Registry
     do {
@@ -64,8 +75,8 @@ struct LoadCommand: ParsableCommand {
     var options = Loader.Options()
     options.strict = strict
     options.shiftTimestampsToNow = shiftTimestampsToNow
-    options.batchSize = max(1, batchSize)
-    options.inFlightBatches = max(1, inFlightBatches)
+    options.batchSize = batchSize
+    options.inFlightBatches = inFlightBatches
     let terminal = isatty(2) == 1
     var bad = 0
     for file in files {

@@ -115,10 +115,14 @@ public final class RedisInvalidationListener: Sendable {
 
   /// Marks the ticket broken (a new generation, not listening) and tells the cache.
   private func lost() {
-    let before = state.load(ordering: .acquiring)
-    guard before & 1 == 1 else { return }
-    state.store((before | 1) + 1, ordering: .releasing)
-    handlers.reset()
+    // Compare-and-exchange: `stop` may call this from another thread while the listener does.
+    var before = state.load(ordering: .acquiring)
+    while before & 1 == 1 {
+      let (exchanged, original) = state.compareExchange(
+        expected: before, desired: before + 1, ordering: .acquiringAndReleasing)
+      if exchanged { return handlers.reset() }
+      before = original
+    }
   }
 
   private func sleep(seconds: Double) {
@@ -207,8 +211,7 @@ public final class RedisInvalidationListener: Sendable {
       // FLUSHALL / FLUSHDB: everything changed. A new generation first, so a fetch under way
       // does not keep what it read.
       counters.withLock { $0.messages += 1 }
-      let before = state.load(ordering: .acquiring)
-      state.store(before + 2, ordering: .releasing)
+      state.add(2, ordering: .acquiringAndReleasing)
       handlers.reset()
     default:
       return

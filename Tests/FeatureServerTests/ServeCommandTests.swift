@@ -108,6 +108,23 @@ final class ServeCommandTests: XCTestCase {
   }
 }
 
+extension ServeCommandTests {
+  func testLoadRefusesBatchSettingsOutsideTheirBoundsNamingTheFlag() throws {
+    let binary = productsDirectory.appendingPathComponent("featureserver").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("featureserver not built") }
+    for (flag, value, expected) in [
+      ("--batch-size", "0", "--batch-size must be 1...100000, got 0"),
+      ("--batch-size", "9223372036854775807", "--batch-size must be 1...100000, got 9223372036854775807"),
+      ("--in-flight-batches", "5000", "--in-flight-batches must be 1...1024, got 5000"),
+    ] {
+      let result = try runCommand(
+        binary, ["load", "--redis-url", "redis://127.0.0.1:1", "--entity", "customer", flag, value, "x.csv"])
+      XCTAssertEqual(result.status, 64, result.output)
+      XCTAssertTrue(result.output.contains(expected), result.output)
+    }
+  }
+}
+
 /// Bad settings stop `serve` at once with a message that names them.
 final class ServeCommandValidationTests: XCTestCase {
   func testBadFlagsEnvironmentAndRegistryAreRefusedWithTheirName() throws {

@@ -68,10 +68,8 @@ struct CSVReader {
         record.line = line
       default: record.bytes.append(byte)
       }
-      if record.bytes.count > maxRecordBytes {
-        throw LoaderError("line \(record.line): a record longer than \(maxRecordBytes) bytes (an unbalanced quote?)")
-      }
     }
+    // Checked once per chunk: a record holds at most the bound and one chunk.
     if record.bytes.count > maxRecordBytes {
       throw LoaderError("line \(record.line): a record longer than \(maxRecordBytes) bytes (an unbalanced quote?)")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPCore
+import Reactor
 import RedisPool
 import Synchronization
 
@@ -60,6 +61,14 @@ public final class Loader {
     /// Bad rows kept for the report; the rest are only counted.
     public var maxReportedBadRows = 1000
     public init() {}
+
+    /// Refuses settings that cannot work, naming the flag (each bounds a buffer).
+    public func validate() throws {
+      try ConfigurationError.check("batch-size", batchSize, in: 1...100_000)
+      try ConfigurationError.check("in-flight-batches", inFlightBatches, in: 1...1024)
+      try ConfigurationError.check("rows-per-transaction", rowsPerTransaction, in: 1...10_000)
+      try ConfigurationError.check("max-reported-bad-rows", maxReportedBadRows, in: 0...1_000_000)
+    }
   }
 
   let registry: Registry
@@ -78,6 +87,11 @@ public final class Loader {
     guard let entity = registry.entity(named: entityName) else {
       throw LoaderError(
         "no entity '\(entityName)' in the registry (known: \(registry.entities.map(\.name).joined(separator: ", ")))")
+    }
+    do {
+      try options.validate()
+    } catch {
+      throw LoaderError("\(error)")
     }
     var rows = LoaderRows(registry: registry, entity: entity, file: path)
     let isJSONLines = path.hasSuffix(".jsonl") || path.hasSuffix(".ndjson")

@@ -40,7 +40,7 @@ final class DirectRowWriter: RowWriter {
     self.batchSize = max(1, batchSize)
     self.inFlight = max(1, inFlight)
     self.rowsPerTransaction = max(1, rowsPerTransaction)
-    buffer.reserveCapacity(self.batchSize * 256)
+    buffer.reserveCapacity(min(self.batchSize, 1024) * 256)
   }
 
   func add(_ row: ValidRow) throws {
