@@ -69,7 +69,11 @@ let package = Package(
       name: "LoadGen",
       dependencies: [
         "Reactor", "Codecs", "HTTPCore", "Yams", .product(name: "Histogram", package: "hdrhistogram-swift"),
-      ]),
+      ],
+      // As HTTPCore: the users' request buffers and the loop's statistics are class fields
+      // touched on every request, and the run-time exclusivity checks on them were ~450
+      // instructions a request under callgrind (BENCHMARKS.md, loadgen). Debug builds keep them.
+      swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
     .executableTarget(
       name: "LoadGenCLI",
       dependencies: [

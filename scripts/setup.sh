@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(libhiredis-dev libnghttp2-dev redis-server redis-tools curl wrk nginx-light nghttp2-client python3 pkg-config
   prometheus python3-numpy python3-scipy python3-h2 python3-venv
-  default-jre-headless)
+  default-jre-headless chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

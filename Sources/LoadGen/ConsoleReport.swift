@@ -76,6 +76,32 @@ public enum ConsoleReport {
     return lines
   }
 
+  /// Distributed runs: one line per worker, lost ones with why and when.
+  public static func workers(_ result: LoadResult) -> [String] {
+    guard !result.workers.isEmpty else { return [] }
+    var lines = ["", "Workers (\(result.workers.count))"]
+    for worker in result.workers {
+      let share =
+        worker.rate.map { "\(worker.users) connections, \(format($0, 1)) req/s" } ?? "\(worker.users) users"
+      lines.append(
+        "  \(worker.name) at \(worker.address), \(worker.threads) threads, \(share): \(worker.requests) requests, "
+          + "\(worker.failures) failures, " + (worker.lost ?? "finished"))
+    }
+    return lines
+  }
+
+  /// Open loop: whether the generator kept its schedule (nil in closed loop).
+  public static func schedule(_ result: LoadResult) -> String? {
+    guard result.options.rate != nil else { return nil }
+    let statistics = result.statistics
+    if statistics.lateStarts > 0 {
+      return
+        "WARNING: the generator fell behind schedule: \(statistics.lateStarts) of \(statistics.scheduled) requests started more than \(format(result.options.lateThreshold * 1000, 0)) ms late (max lag \(format(Double(statistics.maxLagMicroseconds) / 1000, 3)) ms); the rate is more than this machine can drive"
+    }
+    return
+      "Schedule kept: \(statistics.scheduled) requests, none started more than \(format(result.options.lateThreshold * 1000, 0)) ms late."
+  }
+
   /// The one-line progress report printed every second on a terminal.
   public static func liveLine(_ point: HistoryPoint) -> String {
     let failureRatio = point.cumulative.requests == 0 ? 0 : point.cumulative.failureRatio * 100

@@ -106,13 +106,23 @@ public enum JSONReport {
       "history": result.history.map {
         [
           "timestamp": $0.timestamp, "users": $0.users, "rps": $0.requestsPerSecond,
-          "failures_per_s": $0.failuresPerSecond, "p50_ms": $0.intervalP50, "p99_ms": $0.intervalP99,
+          "failures_per_s": $0.failuresPerSecond, "p50_ms": $0.intervalP50, "p95_ms": $0.intervalP95,
+          "p99_ms": $0.intervalP99, "max_ms": $0.intervalMax,
         ] as [String: Any]
       },
       "thresholds": thresholds.map {
         ["threshold": $0.threshold.text, "value": $0.value ?? NSNull(), "passed": $0.passed] as [String: Any]
       },
     ]
+    if !result.workers.isEmpty {
+      object["incomplete"] = result.incomplete
+      object["workers"] = result.workers.map {
+        [
+          "name": $0.name, "address": $0.address, "threads": $0.threads, "users": $0.users,
+          "rate": $0.rate ?? NSNull(), "requests": $0.requests, "failures": $0.failures, "lost": $0.lost ?? NSNull(),
+        ] as [String: Any]
+      }
+    }
     if let rate = result.options.rate {
       object["rate"] = rate
       object["schedule"] = [

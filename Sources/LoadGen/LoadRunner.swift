@@ -2,74 +2,34 @@ import Dispatch
 import Foundation
 import HTTPCore
 import Reactor
+import Synchronization
 
-/// How a load run is shaped. Times are seconds.
-public struct LoadOptions: Sendable {
-  /// Numeric IPv4/IPv6 address and port of the target, and the Host header to send.
-  public var address: String
-  public var port: Int
-  public var hostHeader: String
-  public var users = 1
-  /// Users started per second (closed loop).
-  public var spawnRate = 1.0
-  public var runTime = 30.0
-  /// How long requests in flight may finish after the run time; then they are cancelled.
-  public var stopTimeout = 0.0
-  /// Open loop: requests per second at a constant arrival rate, over `users` connections.
-  public var rate: Double? = nil
-  public var threads = 1
-  public var requestTimeout = 10.0
-  /// Open loop: a request started later than this after its scheduled time counts as the
-  /// generator falling behind.
-  public var lateThreshold = 0.001
-  /// HTTP/2 (h2c, prior knowledge): users share connections, `streamsPerConnection` each, and
-  /// every request is a stream.
-  public var http2 = false
-  public var streamsPerConnection = 10
-
-  public init(address: String, port: Int, hostHeader: String) {
-    self.address = address
-    self.port = port
-    self.hostHeader = hostHeader
-  }
-}
-
-/// One second of the run, for the live line, `_stats_history.csv` and the HTML chart.
-public struct HistoryPoint: Sendable {
-  /// Epoch seconds.
+/// What one report interval measured: every loop's responses of that second, all names.
+public struct IntervalReport: Sendable {
+  /// 1 for the run's first second; the drain after the run time comes last, as `final`.
+  public var second: Int
+  /// Epoch seconds at the end of the interval.
   public var timestamp: Double
   public var users: Int
-  public var requestsPerSecond: Double
-  public var failuresPerSecond: Double
-  /// Percentiles of this second's responses (ms).
-  public var intervalP50: Double
-  public var intervalP99: Double
-  /// Everything so far (Locust's history rows report cumulative percentiles).
-  public var cumulative: RequestStatistics
-}
-
-/// What a run measured.
-public struct LoadResult: Sendable {
+  /// Only this interval's measurements (a delta: merged in order they make the whole run).
   public var statistics: LoadStatistics
-  public var history: [HistoryPoint]
-  /// Epoch seconds.
-  public var started: Double
-  public var duration: Double
-  public var users: Int
-  public var options: LoadOptions
-  public var scenarioName: String
-  /// Every request failed to connect: the target cannot be reached.
-  public var connectFailuresOnly: Bool
+  /// The requests in flight finished after the run time (no history point of its own).
+  public var isFinal: Bool
 }
 
 /// Runs a scenario against a target with one epoll loop per thread (HTTPCore's client), each
 /// user holding one keep-alive connection. Closed loop (Locust's model) by default; open loop
 /// (constant arrival rate, latency from the scheduled time) with `rate`.
+///
+/// Every second each loop hands over what it measured since the last hand-over and starts
+/// afresh; the runner merges those deltas. A distributed worker sends the same deltas to its
+/// master, which merges them the same way, so a fleet's percentiles are exact.
 public final class LoadRunner: @unchecked Sendable {
   let scenario: Scenario
   let options: LoadOptions
   let group: EventLoopGroup
   let states: [LoopState]
+  private let stopRequested = Atomic<Bool>(false)
 
   public init(scenario: Scenario, options: LoadOptions) throws {
     self.scenario = scenario
@@ -78,8 +38,14 @@ public final class LoadRunner: @unchecked Sendable {
     states = group.loops.map { LoopState(loop: $0, scenario: scenario, options: options) }
   }
 
-  /// Runs to the end; `progress` gets a point every second (on the calling thread).
-  public func run(progress: (HistoryPoint) -> Void = { _ in }) throws -> LoadResult {
+  /// Ends the run early (from any thread): requests in flight get the stop timeout as usual.
+  public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+  /// Runs to the end; `progress` gets a point every second and `intervals` every second's
+  /// delta plus the final one (both on the calling thread).
+  public func run(
+    progress: (HistoryPoint) -> Void = { _ in }, intervals: (IntervalReport) -> Void = { _ in }
+  ) throws -> LoadResult {
     try group.start()
     defer {
       group.stop()
@@ -89,12 +55,12 @@ public final class LoadRunner: @unchecked Sendable {
     let start = monotonicNanoseconds()
     let runNanoseconds = nanoseconds(fromSeconds: options.runTime)
     var history: [HistoryPoint] = []
-    var previousRequests = 0
-    var previousFailures = 0
+    var statistics = LoadStatistics()
     var spawned = 0
+    var second = 0
     var nextReport = start + 1_000_000_000
 
-    if let rate = options.rate {
+    if let rate = options.rate, options.users > 0 {
       let perLoop = rate / Double(states.count)
       for (index, state) in states.enumerated() {
         let connections = options.users / states.count + (index < options.users % states.count ? 1 : 0)
@@ -102,7 +68,7 @@ public final class LoadRunner: @unchecked Sendable {
       }
       spawned = options.users
     }
-    while true {
+    while !stopRequested.load(ordering: .relaxed) {
       let now = monotonicNanoseconds()
       let elapsed = now &- start
       if elapsed >= runNanoseconds { break }
@@ -110,27 +76,34 @@ public final class LoadRunner: @unchecked Sendable {
         let due = min(options.users, Int(Double(elapsed) / 1e9 * options.spawnRate) + 1)
         while spawned < due {
           let state = states[spawned % states.count]
-          let user = spawned
+          let user = spawned + options.firstUserID
           state.loop.execute { state.spawnUser(id: user) }
           spawned += 1
         }
       }
       if now >= nextReport {
-        let (merged, interval) = collect(resetInterval: true)
-        let total = merged.total
+        second += 1
+        let delta = collect()
+        statistics.merge(delta)
+        let timestamp = Date().timeIntervalSince1970
         let point = HistoryPoint(
-          timestamp: Date().timeIntervalSince1970, users: spawned,
-          requestsPerSecond: Double(total.requests - previousRequests),
-          failuresPerSecond: Double(total.failures - previousFailures),
-          intervalP50: interval.milliseconds(atPercentile: 50), intervalP99: interval.milliseconds(atPercentile: 99),
-          cumulative: total)
-        previousRequests = total.requests
-        previousFailures = total.failures
+          timestamp: timestamp, users: spawned, interval: delta.total, cumulative: statistics.total)
         history.append(point)
+        intervals(
+          IntervalReport(second: second, timestamp: timestamp, users: spawned, statistics: delta, isFinal: false))
         progress(point)
         nextReport += 1_000_000_000
       }
-      usleep(2_000)
+      // Sleep until the next thing this thread must do: the next report, the next user to
+      // spawn, the end of the run, or a stop request (checked at least every 50 ms). Waking
+      // every few milliseconds instead cost the load loop's core hundreds of context switches
+      // a second (perf stat), which showed in the request rate.
+      var wake = min(nextReport, start &+ runNanoseconds)
+      if options.rate == nil && spawned < options.users {
+        wake = min(wake, start &+ nanoseconds(fromSeconds: Double(spawned) / options.spawnRate))
+      }
+      let current = monotonicNanoseconds()
+      if wake > current { usleep(UInt32(min(wake - current, 50_000_000) / 1000) + 1) }
     }
     // Stop starting work; let requests in flight finish up to the stop timeout.
     for state in states { state.loop.execute { state.stop() } }
@@ -138,13 +111,16 @@ public final class LoadRunner: @unchecked Sendable {
     while monotonicNanoseconds() < drainDeadline && inFlight() > 0 { usleep(2_000) }
     for state in states { state.loop.execute { state.closeAll() } }
     let duration = Double(monotonicNanoseconds() &- start) / 1e9
-    let (statistics, _) = collect(resetInterval: false)
-    let connectOnly =
-      statistics.total.requests == statistics.failures.values.reduce(0) { $0 + $1.occurrences }
-      && !statistics.failures.isEmpty && statistics.failures.keys.allSatisfy { $0.error.hasPrefix("connect") }
+    let remainder = collect()
+    statistics.merge(remainder)
+    intervals(
+      IntervalReport(
+        second: second + 1, timestamp: Date().timeIntervalSince1970, users: spawned, statistics: remainder,
+        isFinal: true))
     return LoadResult(
       statistics: statistics, history: history, started: startedAt, duration: min(duration, options.runTime),
-      users: spawned, options: options, scenarioName: scenario.name, connectFailuresOnly: connectOnly)
+      users: spawned, options: options, scenarioName: scenario.name,
+      connectFailuresOnly: statistics.onlyConnectFailures)
   }
 
   private func inFlight() -> Int {
@@ -161,15 +137,15 @@ public final class LoadRunner: @unchecked Sendable {
     return counter.value
   }
 
-  /// Every loop's statistics merged, and (optionally reset) this interval's aggregate.
-  private func collect(resetInterval: Bool) -> (LoadStatistics, RequestStatistics) {
+  /// What every loop measured since the last call, merged; each loop starts afresh.
+  private func collect() -> LoadStatistics {
     let box = CollectBox()
     let done = DispatchGroup()
     for state in states {
       done.enter()
       state.loop.execute {
-        box.add(state.statistics, state.interval)
-        if resetInterval { state.interval = RequestStatistics(method: "", name: "interval") }
+        box.add(state.statistics)
+        state.statistics = state.statistics.emptied()
         done.leave()
       }
     }
@@ -188,12 +164,6 @@ private final class InFlightCounter: @unchecked Sendable {
 private final class CollectBox: @unchecked Sendable {
   private let lock = NSLock()
   private var statistics = LoadStatistics()
-  private var interval = RequestStatistics(method: "", name: "interval")
-  func add(_ other: LoadStatistics, _ otherInterval: RequestStatistics) {
-    lock.withLock {
-      statistics.merge(other)
-      interval.merge(otherInterval)
-    }
-  }
-  var result: (LoadStatistics, RequestStatistics) { lock.withLock { (statistics, interval) } }
+  func add(_ other: LoadStatistics) { lock.withLock { statistics.merge(other) } }
+  var result: LoadStatistics { lock.withLock { statistics } }
 }

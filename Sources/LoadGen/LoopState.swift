@@ -12,9 +12,12 @@ final class LoopState: @unchecked Sendable {
   let totalWeight: Int
   /// Statistics slot of each task.
   var taskSlots: [Int] = []
+  /// Each task's fixed request bytes, encoded once, and its templates.
+  let requestParts: [RequestParts]
+  /// The scenario's variables (read on every request: kept here, not copied out of `scenario`).
+  let generators: [VariableGenerator]
+  /// What this loop measured since the runner last collected (then it starts afresh).
   var statistics = LoadStatistics()
-  /// This report interval's responses, all names together.
-  var interval = RequestStatistics(method: "", name: "interval")
   var users: [VirtualUser] = []
   var stopped = false
   var inFlight = 0
@@ -42,6 +45,8 @@ final class LoopState: @unchecked Sendable {
     self.scenario = scenario
     self.options = options
     cumulativeWeights = scenario.cumulativeWeights
+    requestParts = scenario.tasks.map { RequestParts(task: $0, hostHeader: options.hostHeader) }
+    generators = scenario.generators
     totalWeight = cumulativeWeights.last ?? 1
     random = FastRandom(seed: 0x5EED &+ UInt64(loop.index) &* 0x9E37_79B9)
     taskSlots = scenario.tasks.map { statistics.slot(method: $0.method, name: $0.name) }
@@ -57,13 +62,12 @@ final class LoopState: @unchecked Sendable {
 
   /// Records one finished request.
   func record(task: Int, result: Result<HTTPClientResponse, HTTPClientError>, microseconds: UInt64) {
-    let definition = scenario.tasks[task]
     var failure: String? = nil
     var bytes = 0
     switch result {
     case .success(let response):
-      bytes = response.body.count
-      if let expected = definition.expectedStatus {
+      bytes = response.bodyByteCount
+      if let expected = requestParts[task].expectedStatus {
         if response.status != expected { failure = "unexpected status \(response.status) (expected \(expected))" }
       } else if response.status >= 400 {
         failure = "HTTP \(response.status)"
@@ -76,8 +80,8 @@ final class LoopState: @unchecked Sendable {
       }
     }
     statistics.entries[taskSlots[task]].record(microseconds: microseconds, contentBytes: bytes, failed: failure != nil)
-    interval.record(microseconds: microseconds, contentBytes: bytes, failed: failure != nil)
     if let failure {
+      let definition = scenario.tasks[task]
       statistics.recordFailure(
         FailureKey(method: definition.method, name: definition.name, error: failure), now: Date().timeIntervalSince1970)
     }
@@ -89,6 +93,25 @@ final class LoopState: @unchecked Sendable {
   }
 
   // MARK: Closed loop
+
+  /// Users whose next request goes out once the loop has handled every event of this batch.
+  private var ready: [VirtualUser] = []
+  private var sending: [VirtualUser] = []
+  /// Made once: handing the loop a stored closure allocates nothing per batch.
+  private lazy var sendReady: () -> Void = { [unowned(unsafe) self] in
+    swap(&ready, &sending)
+    for user in sending { user.runTask() }
+    sending.removeAll(keepingCapacity: true)
+  }
+
+  /// Queues `user`'s next request for the end of the batch, as wrk does: the responses of a
+  /// batch are all read before any next request is written, so the server gets its requests in
+  /// bursts it reads together (measured: fewer wake-ups on both sides, a higher rate against
+  /// nginx than writing each request as its predecessor's answer is read).
+  func sendAtEndOfBatch(_ user: VirtualUser) {
+    if ready.isEmpty { loop.deferUntilEndOfBatch(sendReady) }
+    ready.append(user)
+  }
 
   func spawnUser(id: Int) {
     guard !stopped else { return }
@@ -103,7 +126,8 @@ final class LoopState: @unchecked Sendable {
     scheduleInterval = max(1, UInt64(1e9 / rate))
     var ready = 0
     for index in 0..<connections {
-      let user = VirtualUser(id: firstUser + index * max(1, options.threads), position: users.count, state: self)
+      let user = VirtualUser(
+        id: options.firstUserID + firstUser + index * max(1, options.threads), position: users.count, state: self)
       user.openLoop = true
       users.append(user)
       user.connect { [self] connected in

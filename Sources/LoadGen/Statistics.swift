@@ -114,11 +114,25 @@ public struct LoadStatistics: Sendable {
     scheduled += other.scheduled
   }
 
+  /// The same request names in the same order, with nothing recorded: what a loop starts each
+  /// report interval with after handing its measurements over (slots stay valid).
+  public func emptied() -> LoadStatistics {
+    var fresh = LoadStatistics()
+    for entry in entries { _ = fresh.slot(method: entry.method, name: entry.name) }
+    return fresh
+  }
+
   /// Every entry merged: Locust's "Aggregated" row.
   public var total: RequestStatistics {
     var total = RequestStatistics(method: "", name: "Aggregated")
     for entry in entries { total.merge(entry) }
     return total
+  }
+
+  /// Every request failed to connect: the target cannot be reached.
+  public var onlyConnectFailures: Bool {
+    !failures.isEmpty && total.requests == failures.values.reduce(0) { $0 + $1.occurrences }
+      && failures.keys.allSatisfy { $0.error.hasPrefix("connect") }
   }
 
   /// Entries sorted as Locust sorts them (by name, then method).

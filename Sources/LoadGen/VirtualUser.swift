@@ -8,7 +8,10 @@ final class VirtualUser {
   let id: Int
   /// The user's position on its loop (which shared HTTP/2 connection it uses).
   let position: Int
-  unowned let state: LoopState
+  /// The loop's state outlives its users (`closeAll` drops them first); `unowned(unsafe)`
+  /// because a checked unowned reference costs an atomic retain and release per access, and
+  /// the state is read several times a request.
+  unowned(unsafe) let state: LoopState
   var connection: HTTPClientConnection?
   var http2: HTTP2ClientConnection?
   var random: FastRandom
@@ -48,6 +51,7 @@ final class VirtualUser {
       [self] result in
       switch result {
       case .success(let connection):
+        connection.keepsResponseFields = false  // status and length are all a run records
         self.connection = connection
         done(true)
       case .failure(let error):
@@ -62,7 +66,7 @@ final class VirtualUser {
     timer = state.loop.schedule(afterNanoseconds: 1_000_000_000) { [weak self] in self?.start() }
   }
 
-  private func runTask() {
+  func runTask() {
     guard !stopped else { return }
     send(scheduledAt: monotonicNanoseconds(), task: state.pickTask(&random))
   }
@@ -77,26 +81,41 @@ final class VirtualUser {
       reconnectThenContinue()
       return
     }
-    encode(task)
+    let parts = state.requestParts[task]
+    if parts.constantRequest == nil { encode(parts) }
     counter += 1
     state.inFlight += 1
+    sentTask = task
+    sentScheduledAt = scheduledAt
     connection.send(
-      encoded: requestBytes, isHead: state.scenario.tasks[task].method == "HEAD", timeout: state.options.requestTimeout
-    ) {
-      [self] result in
-      let finished = monotonicNanoseconds()
-      state.inFlight -= 1
-      // Requests cut off at the end of the run (after --stop-timeout) are not results.
-      if case .failure(.cancelled) = result, stopped { return }
-      state.record(task: task, result: result, microseconds: (finished &- scheduledAt) / 1000)
-      if case .failure = result {
-        self.connection?.close()
-        self.connection = nil
-        reconnectThenContinue()
-        return
-      }
-      continueAfter(elapsed: finished &- scheduledAt)
+      encoded: parts.constantRequest ?? requestBytes, isHead: parts.isHead, timeout: state.options.requestTimeout,
+      completion: completion)
+  }
+
+  /// The one HTTP/1.1 request in flight (a user sends the next only after this one's answer).
+  private var sentTask = 0
+  private var sentScheduledAt: UInt64 = 0
+  /// Made once and passed with every request: a closure literal per request would allocate its
+  /// captures each time.
+  private lazy var completion: HTTPClientConnection.Completion = { [unowned(unsafe) self] result in
+    completed(result)
+  }
+
+  private func completed(_ result: Result<HTTPClientResponse, HTTPClientError>) {
+    let finished = monotonicNanoseconds()
+    let task = sentTask
+    let scheduledAt = sentScheduledAt
+    state.inFlight -= 1
+    // Requests cut off at the end of the run (after --stop-timeout) are not results.
+    if case .failure(.cancelled) = result, stopped { return }
+    state.record(task: task, result: result, microseconds: (finished &- scheduledAt) / 1000)
+    if case .failure = result {
+      self.connection?.close()
+      self.connection = nil
+      reconnectThenContinue()
+      return
     }
+    continueAfter(elapsed: finished &- scheduledAt)
   }
 
   /// `send` over HTTP/2: one stream on the shared connection. A failed request does not close
@@ -155,7 +174,7 @@ final class VirtualUser {
     guard !stopped else { return }
     let wait = state.scenario.waitTime.nanoseconds(after: elapsed, random: &random)
     if wait == 0 {
-      runTask()
+      state.sendAtEndOfBatch(self)
     } else {
       timer = state.loop.schedule(afterNanoseconds: wait) { [weak self] in self?.runTask() }
     }
@@ -172,32 +191,29 @@ final class VirtualUser {
     }
   }
 
-  /// Renders the request line, headers and body of `task` into `requestBytes`.
-  private func encode(_ task: Int) {
-    let definition = state.scenario.tasks[task]
-    let generators = state.scenario.generators
+  /// Renders the request line, headers and body of `task` into `requestBytes`; the fixed
+  /// parts come pre-encoded from the loop (`RequestParts`), only the templates are rendered.
+  private func encode(_ parts: RequestParts) {
+    let generators = state.generators
     requestBytes.removeAll(keepingCapacity: true)
-    requestBytes.append(contentsOf: definition.method.utf8)
-    requestBytes.append(UInt8(ascii: " "))
-    definition.path.render(into: &requestBytes, generators: generators, random: &random, user: id, counter: counter)
-    requestBytes.append(contentsOf: " HTTP/1.1\r\nHost: ".utf8)
-    requestBytes.append(contentsOf: state.options.hostHeader.utf8)
-    requestBytes.append(contentsOf: "\r\n".utf8)
-    for (name, value) in definition.headers {
-      requestBytes.append(contentsOf: name.utf8)
-      requestBytes.append(contentsOf: ": ".utf8)
-      value.render(into: &requestBytes, generators: generators, random: &random, user: id, counter: counter)
-      requestBytes.append(contentsOf: "\r\n".utf8)
+    requestBytes.append(contentsOf: parts.methodAndSpace)
+    parts.path.render(into: &requestBytes, generators: generators, random: &random, user: id, counter: counter)
+    requestBytes.append(contentsOf: parts.versionAndHost)
+    for index in parts.headerValues.indices {
+      requestBytes.append(contentsOf: parts.headerPrefixes[index])
+      parts.headerValues[index].render(
+        into: &requestBytes, generators: generators, random: &random, user: id, counter: counter)
+      requestBytes.append(contentsOf: RequestParts.lineEnd)
     }
-    if let body = definition.body {
+    if let body = parts.body {
       bodyBytes.removeAll(keepingCapacity: true)
       body.render(into: &bodyBytes, generators: generators, random: &random, user: id, counter: counter)
-      requestBytes.append(contentsOf: "Content-Length: ".utf8)
-      requestBytes.append(contentsOf: String(bodyBytes.count).utf8)
-      requestBytes.append(contentsOf: "\r\n\r\n".utf8)
+      requestBytes.append(contentsOf: RequestParts.contentLength)
+      RequestParts.appendDecimal(bodyBytes.count, to: &requestBytes)
+      requestBytes.append(contentsOf: RequestParts.headEnd)
       requestBytes.append(contentsOf: bodyBytes)
     } else {
-      requestBytes.append(contentsOf: "\r\n".utf8)
+      requestBytes.append(contentsOf: RequestParts.lineEnd)
     }
   }
 

@@ -16,12 +16,47 @@ struct LoadGenCommand: ParsableCommand {
       weighted tasks with its wait_time. Open loop (--rate N): N requests per second at a constant
       arrival rate over -u connections; latency counts from each request's scheduled time, so
       queueing shows (coordinated omission corrected).
-      Exit code: 0 when every --threshold holds, 1 when one fails, 2 on usage errors or when the
-      target cannot be reached.
-      """)
+      Distributed (Locust's flags): one `loadgen --master --expect-workers N` with the usual
+      options, and N `loadgen --worker --master-host H`; the master splits the load, starts the
+      workers together and merges their HdrHistograms exactly into the same reports.
+      Exit code: 0 when every --threshold holds, 1 when one fails, 2 on usage errors, when the
+      target cannot be reached or a worker is refused, 3 when a distributed run lost a worker
+      (or a worker lost its master): the results are incomplete.
+      """,
+    version: loadgenVersion)
 
-  @Option(help: "Target base URL, e.g. http://127.0.0.1:8080.")
-  var host: String
+  @Option(help: "Target base URL, e.g. http://127.0.0.1:8080 (not for --worker: the master sends it).")
+  var host: String?
+
+  @Flag(help: "Distributed: coordinate workers and merge their results; sends no load itself.")
+  var master = false
+
+  @Flag(help: "Distributed: run the load a master hands out.")
+  var worker = false
+
+  @Option(help: "--master: workers to wait for before starting.")
+  var expectWorkers = 1
+
+  @Option(help: "--master: seconds to wait for --expect-workers before giving up (default: forever).")
+  var expectWorkersMaxWait: Double?
+
+  @Option(help: "--master: address to listen on for workers ('*' is every address).")
+  var masterBindHost = "*"
+
+  @Option(help: "--master: port to listen on for workers.")
+  var masterBindPort = 5557
+
+  @Option(help: "--worker: the master's address.")
+  var masterHost = "127.0.0.1"
+
+  @Option(help: "--worker: the master's port.")
+  var masterPort = 5557
+
+  @Option(help: "--master: seconds a worker may go without reporting during the run before it is declared lost.")
+  var workerTimeout = 5.0
+
+  @Option(help: "Distributed: the largest protocol frame accepted, in bytes.")
+  var maxFrameBytes = 16 * 1024 * 1024
 
   @Option(name: [.customShort("u"), .long], help: "Users (closed loop) or connections (open loop).")
   var users = 10
@@ -38,8 +73,11 @@ struct LoadGenCommand: ParsableCommand {
   @Option(help: "Open loop: requests per second at a constant arrival rate.")
   var rate: Double?
 
-  @Option(help: "Scenario YAML file, or a built-in scenario: 'fraud'.")
-  var scenario = "fraud"
+  @Option(
+    help:
+      "Scenario YAML file, or a built-in scenario: 'fraud' (the default). A worker needs none (the master sends it); given one, it must be the master's."
+  )
+  var scenario: String?
 
   @Option(help: "Event loops (threads). Default: one per core.")
   var threads = EventLoopGroup.coreCount
@@ -90,6 +128,25 @@ struct LoadGenCommand: ParsableCommand {
   }
 
   func validate() throws {
+    guard !(master && worker) else { throw ValidationError("--master and --worker exclude each other") }
+    if worker {
+      guard (1...65535).contains(masterPort) else { throw ValidationError("--master-port must be 1...65535") }
+    } else {
+      guard host != nil else { throw ValidationError("--host is required (except with --worker)") }
+    }
+    if master {
+      guard expectWorkers >= 1 && expectWorkers <= 1000 else {
+        throw ValidationError("--expect-workers must be 1...1000")
+      }
+      guard (0...65535).contains(masterBindPort) else { throw ValidationError("--master-bind-port must be 0...65535") }
+      if let wait = expectWorkersMaxWait, !(wait > 0) {
+        throw ValidationError("--expect-workers-max-wait must be more than 0")
+      }
+      guard workerTimeout >= 1 else { throw ValidationError("--worker-timeout must be at least 1 second") }
+    }
+    guard maxFrameBytes >= 65536 && maxFrameBytes <= 1 << 30 else {
+      throw ValidationError("--max-frame-bytes must be 65536...1073741824")
+    }
     guard users >= 1 else { throw ValidationError("--users must be at least 1") }
     guard spawnRate > 0 else { throw ValidationError("--spawn-rate must be more than 0") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -106,18 +163,22 @@ struct LoadGenCommand: ParsableCommand {
   }
 
   func run() throws {
+    if worker { return try runWorker() }
     let parsedThresholds: [Threshold]
+    let source: ScenarioSource
     let loaded: Scenario
-    let target: Target
+    let target: LoadTarget
     let seconds: Double
     do {
       parsedThresholds = try thresholds.map { try Threshold(parsing: $0) }
-      loaded = scenario == "fraud" ? .fraud : try Scenario.load(path: scenario)
-      target = try Target(url: host)
+      source = try ScenarioSource.from(argument: scenario ?? "fraud")
+      loaded = try source.load()
+      target = try LoadTarget(url: host ?? "")
       guard let parsed = DurationText.seconds(runTime) else { throw ScenarioError("--run-time '\(runTime)'") }
       seconds = parsed
     } catch let error as ScenarioError {
-      throw ValidationError(error.description)
+      throw ValidationError(
+        scenario.map { error.description.hasPrefix($0) ? error.description : "\($0): \(error)" } ?? error.description)
     }
     var options = LoadOptions(address: target.address, port: target.port, hostHeader: target.hostHeader)
     options.users = users
@@ -131,10 +192,34 @@ struct LoadGenCommand: ParsableCommand {
     options.streamsPerConnection = streamsPerConnection
 
     let live = !quiet && !json && isatty(STDERR_FILENO) == 1
-    let runner = try LoadRunner(scenario: loaded, options: options)
-    let result = try runner.run { point in
-      if live { FileHandle.standardError.write(Data((ConsoleReport.liveLine(point) + "\n").utf8)) }
+    let result: LoadResult
+    if master {
+      var masterOptions = MasterOptions(host: host ?? "", scenario: source, load: options)
+      masterOptions.bindHost = masterBindHost
+      masterOptions.bindPort = masterBindPort
+      masterOptions.expectWorkers = expectWorkers
+      masterOptions.expectWorkersMaxWait = expectWorkersMaxWait
+      masterOptions.heartbeatTimeout = workerTimeout
+      masterOptions.maximumFrameBytes = maxFrameBytes
+      do {
+        let coordinator = try DistributedMaster(options: masterOptions)
+        printError("loadgen master: waiting for \(expectWorkers) workers on port \(coordinator.port)")
+        result = try coordinator.run(
+          progress: { point in if live { printError(ConsoleReport.liveLine(point)) } },
+          log: { printError("loadgen master: \($0)") })
+      } catch let error as DistributedError {
+        printError("loadgen master: \(error)")
+        throw ExitCode(2)
+      }
+    } else {
+      let runner = try LoadRunner(scenario: loaded, options: options)
+      result = try runner.run(progress: { point in if live { printError(ConsoleReport.liveLine(point)) } })
     }
+    try report(result, thresholds: parsedThresholds)
+  }
+
+  /// Writes the reports and turns the outcome into the exit code.
+  private func report(_ result: LoadResult, thresholds parsedThresholds: [Threshold]) throws {
     let outcomes = parsedThresholds.map { $0.evaluate(result) }
     if let csv { try CSVReport.write(result, prefix: csv) }
     if let html {
@@ -149,46 +234,53 @@ struct LoadGenCommand: ParsableCommand {
     } else {
       let lines =
         ConsoleReport.statistics(result) + [""] + ConsoleReport.percentiles(result) + [""]
-        + ConsoleReport.failures(result)
+        + ConsoleReport.failures(result) + ConsoleReport.workers(result)
       print(lines.joined(separator: "\n"))
-      if result.options.rate != nil {
-        let statistics = result.statistics
-        if statistics.lateStarts > 0 {
-          print(
-            "WARNING: the generator fell behind schedule: \(statistics.lateStarts) of \(statistics.scheduled) requests started more than 1 ms late (max lag \(String(format: "%.3f", Double(statistics.maxLagMicroseconds) / 1000)) ms); the rate is more than this machine can drive"
-          )
-        } else {
-          print("Schedule kept: \(statistics.scheduled) requests, none started more than 1 ms late.")
-        }
-      }
+      if let warning = ConsoleReport.schedule(result) { print(warning) }
       for outcome in outcomes { print(outcome.verdict) }
     }
+    if result.incomplete {
+      printError("loadgen: the run is incomplete: a worker was lost (see the workers table)")
+      throw ExitCode(3)
+    }
     if result.connectFailuresOnly {
-      FileHandle.standardError.write(Data("loadgen: cannot reach \(host): every request failed to connect\n".utf8))
+      printError("loadgen: cannot reach \(host ?? ""): every request failed to connect")
       throw ExitCode(2)
     }
     if outcomes.contains(where: { !$0.passed }) { throw ExitCode(1) }
   }
-}
 
-/// `http://host:port` resolved to a numeric address.
-struct Target {
-  let address: String
-  let port: Int
-  let hostHeader: String
-
-  init(url: String) throws {
-    guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host,
-      !host.isEmpty
-    else {
-      throw ScenarioError("--host must be http://host[:port] (https is not supported), got '\(url)'")
-    }
-    port = components.port ?? 80
-    hostHeader = components.port.map { "\(host):\($0)" } ?? host
+  private func runWorker() throws {
+    var options = WorkerOptions()
+    options.masterHost = masterHost
+    options.masterPort = masterPort
+    options.threads = threads
+    options.maximumFrameBytes = maxFrameBytes
     do {
-      address = try HostResolution.numericAddress(of: host, preferIPv4: true)
-    } catch {
-      throw ScenarioError("--host: \(error)")
+      options.scenario = try scenario.map { try ScenarioSource.from(argument: $0) }
+    } catch let error as ScenarioError {
+      throw ValidationError(error.description)
+    }
+    let outcome: DistributedWorker.Outcome
+    do {
+      outcome = try DistributedWorker(options: options).run(log: { printError("loadgen worker: \($0)") })
+    } catch let error as DistributedError {
+      printError("loadgen worker: \(error)")
+      throw ExitCode(2)
+    }
+    switch outcome {
+    case .finished(let requests):
+      printError("loadgen worker: finished, \(requests) requests reported to the master")
+    case .refused(let reason):
+      printError("loadgen worker: refused by the master: \(reason)")
+      throw ExitCode(2)
+    case .masterLost(let reason):
+      printError("loadgen worker: the run ended early: \(reason)")
+      throw ExitCode(3)
     }
   }
+}
+
+private func printError(_ line: String) {
+  FileHandle.standardError.write(Data((line + "\n").utf8))
 }

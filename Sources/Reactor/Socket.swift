@@ -154,6 +154,18 @@ public enum Socket {
     return nil
   }
 
+  /// The address of a connected socket's peer, as text ("127.0.0.1:5557"), or "?".
+  public static func peerName(_ fd: Int32) -> String {
+    var address = try! SocketAddress(host: "0.0.0.0", port: 0)
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let rc = withUnsafeMutablePointer(to: &address.storage) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+    }
+    guard rc == 0 else { return "?" }
+    address.length = length
+    return address.description
+  }
+
   /// The pending error of a socket (after a non-blocking connect), or 0.
   public static func pendingError(_ fd: Int32) -> Int32 {
     var value: Int32 = 0

@@ -4,10 +4,11 @@ import XCTest
 
 final class ResponseParserTests: XCTestCase {
   /// Feeds `stream` in pieces of `step` bytes and collects the complete responses.
-  func responses(_ stream: String, step: Int = Int.max, isHead: Bool = false, closeAtEnd: Bool = false)
-    -> [HTTPClientResponse]
-  {
+  func responses(
+    _ stream: String, step: Int = Int.max, isHead: Bool = false, closeAtEnd: Bool = false, keepsFields: Bool = true
+  ) -> [HTTPClientResponse] {
     var parser = ResponseParser(limits: HTTPLimits())
+    parser.keepsFields = keepsFields
     var buffer: [UInt8] = []
     var done: [HTTPClientResponse] = []
     let bytes = Array(stream.utf8)
@@ -28,6 +29,33 @@ final class ResponseParserTests: XCTestCase {
     }
     if closeAtEnd, let last = parser.finishAtClose() { done.append(last) }
     return done
+  }
+
+  /// A load generator's parser keeps only statuses and body lengths, framed exactly as the full
+  /// parser frames them (length, chunked, until close), fed whole and byte by byte; framing
+  /// fields are still checked.
+  func testStatusAndLengthOnlyModeFramesEveryResponseTheSameWay() {
+    let stream =
+      "HTTP/1.1 200 OK\r\nServer: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+      + "HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+      + "HTTP/1.1 204 No Content\r\nX-Anything-Goes: \u{1}\r\n\r\n" + "HTTP/1.0 200 OK\r\n\r\nuntil the end"
+    for step in [Int.max, 1, 5] {
+      let lean = responses(stream, step: step, closeAtEnd: true, keepsFields: false)
+      XCTAssertEqual(lean.map(\.status), [200, 201, 204, 200], "step \(step)")
+      XCTAssertEqual(lean.map(\.bodyByteCount), [5, 5, 0, 13], "step \(step)")
+      XCTAssertTrue(lean.allSatisfy { $0.body.isEmpty && $0.headers.count == 0 && $0.reason.isEmpty }, "nothing kept")
+    }
+    let full = responses(
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
+    XCTAssertEqual(full.map(\.bodyByteCount), [5, 3])
+    // Ambiguous framing is refused in both modes.
+    var parser = ResponseParser(limits: HTTPLimits())
+    parser.keepsFields = false
+    let bad = Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!".utf8)
+    guard case .failure = bad.withUnsafeBytes({ parser.parse($0, isHead: false) }) else {
+      return XCTFail("conflicting Content-Length accepted")
+    }
   }
 
   func testContentLengthResponsesWholeAndByteByByte() {

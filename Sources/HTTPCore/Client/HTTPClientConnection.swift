@@ -29,7 +29,11 @@ public final class HTTPClientConnection: EventHandler {
   private var connectTimer: TimerID?
   private var output: [UInt8] = []
   private var outputSent = 0
+  /// Bytes of a response that arrived split across reads.
   private var input: [UInt8] = []
+  /// Each read lands here (kept for the connection's life: a temporary allocation of this size
+  /// is a malloc and free per read).
+  private var readBuffer = [UInt8](repeating: 0, count: 16384)
   private var parser = ResponseParser(limits: HTTPLimits())
   private var outstanding: [Outstanding] = []
   private var outstandingHead = 0
@@ -39,6 +43,13 @@ public final class HTTPClientConnection: EventHandler {
   /// Whether the connection is open (connected and not closed).
   public private(set) var isOpen = false
   private var closed = false
+
+  /// False: responses carry their status and body length only (no reason, headers or body
+  /// bytes), for load generation, where copying them is most of the client's cost.
+  public var keepsResponseFields: Bool {
+    get { parser.keepsFields }
+    set { parser.keepsFields = newValue }
+  }
 
   /// Requests sent and not yet answered.
   public var inFlight: Int { outstanding.count - outstandingHead }
@@ -137,11 +148,7 @@ public final class HTTPClientConnection: EventHandler {
   }
 
   private func readResponses() {
-    let count = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16384) { scratch -> Int in
-      let n = read(fd, scratch.baseAddress!, 16384)
-      if n > 0 { input.append(contentsOf: scratch.prefix(n)) }
-      return n
-    }
+    let count = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
     if count == 0 {
       if let response = parser.finishAtClose(), outstandingHead < outstanding.count {
         let request = outstanding[outstandingHead]
@@ -156,15 +163,26 @@ public final class HTTPClientConnection: EventHandler {
       teardown(failing: .connectionClosed)
       return
     }
+    // Whole responses (the usual case) are parsed straight from the read buffer; only bytes
+    // left over from an earlier read (a response split across reads) go through `input`.
+    let fromInput = !input.isEmpty
+    if fromInput { input.append(contentsOf: readBuffer[0..<count]) }
+    let available = fromInput ? input.count : count
     var consumed = 0
-    while consumed < input.count, outstandingHead < outstanding.count, !closed {
+    while consumed < available, outstandingHead < outstanding.count, !closed {
       let isHead = outstanding[outstandingHead].isHead
-      let outcome = input.withUnsafeBytes { raw in
-        parser.parse(UnsafeRawBufferPointer(rebasing: raw[consumed...]), isHead: isHead)
-      }
+      let start = consumed
+      let outcome =
+        fromInput
+        ? input.withUnsafeBytes {
+          parser.parse(UnsafeRawBufferPointer(rebasing: $0[start..<available]), isHead: isHead)
+        }
+        : readBuffer.withUnsafeBytes {
+          parser.parse(UnsafeRawBufferPointer(rebasing: $0[start..<available]), isHead: isHead)
+        }
       switch outcome {
       case .needMore(let used):
-        input.removeFirst(consumed + used)
+        keepUnparsed(from: consumed + used, to: available, fromInput: fromInput)
         return
       case .response(let response, let used):
         consumed += used
@@ -180,16 +198,25 @@ public final class HTTPClientConnection: EventHandler {
         return
       }
     }
-    if !closed && consumed < input.count && outstandingHead == outstanding.count {
+    if !closed && consumed < available && outstandingHead == outstanding.count {
       // Bytes nobody asked for: the peer is not speaking HTTP to us (or is out of step).
-      teardown(failing: .malformedResponse("\(input.count - consumed) bytes arrived with no request outstanding"))
+      teardown(failing: .malformedResponse("\(available - consumed) bytes arrived with no request outstanding"))
       return
     }
     if !closed {
-      if consumed == input.count { input.removeAll(keepingCapacity: true) } else { input.removeFirst(consumed) }
+      keepUnparsed(from: consumed, to: available, fromInput: fromInput)
       if outstandingHead < outstanding.count {
         armTimeout(outstanding[outstandingHead].deadline)
       }
+    }
+  }
+
+  /// Keeps the bytes from `offset` on (the start of a response not complete yet) in `input`.
+  private func keepUnparsed(from offset: Int, to available: Int, fromInput: Bool) {
+    if fromInput {
+      if offset == input.count { input.removeAll(keepingCapacity: true) } else { input.removeFirst(offset) }
+    } else if offset < available {
+      input.append(contentsOf: readBuffer[offset..<available])
     }
   }
 

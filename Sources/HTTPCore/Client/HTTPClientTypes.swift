@@ -65,6 +65,11 @@ public struct HTTPClientResponse: Sendable {
   public var reason: String
   public var headers: HTTPHeaders
   public var body: [UInt8]
+  /// Body bytes received but not kept (a connection told not to keep response fields).
+  public var discardedBodyBytes = 0
+
+  /// The body's length, kept or not.
+  public var bodyByteCount: Int { body.count + discardedBodyBytes }
 
   /// The body as UTF-8 text.
   public var text: String { String(decoding: body, as: UTF8.self) }

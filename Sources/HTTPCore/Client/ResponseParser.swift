@@ -20,6 +20,9 @@ struct ResponseParser {
   }
 
   private var state = State.head
+  /// False: keep only the status and count the body (no reason, header or body bytes copied):
+  /// what a load generator needs, at a fraction of the cost. Framing fields are still checked.
+  var keepsFields = true
   private var response = HTTPClientResponse(status: 0, reason: "", headers: HTTPHeaders(), body: [])
   var limits: HTTPLimits
 
@@ -71,13 +74,17 @@ struct ResponseParser {
           guard length <= limits.maxBodyBytes else {
             return .failure("response body of \(length) bytes is over the \(limits.maxBodyBytes)-byte limit")
           }
-          response.body.reserveCapacity(min(length, 64 * 1024))  // grows as bytes arrive
+          if keepsFields { response.body.reserveCapacity(min(length, 64 * 1024)) }  // grows as bytes arrive
           state = .body(remaining: length)
         case .chunked: state = .chunked(ChunkedDecoder(limits: limits))
         }
       case .body(let remaining):
         let take = min(remaining, rest.count)
-        response.body.append(contentsOf: rest.prefix(take))
+        if keepsFields {
+          response.body.append(contentsOf: rest.prefix(take))
+        } else {
+          response.discardedBodyBytes += take
+        }
         consumed += take
         if take == remaining { return finish(consumed) }
         state = .body(remaining: remaining - take)
@@ -88,15 +95,23 @@ struct ResponseParser {
           state = .chunked(decoder)
           return .needMore(consumed: consumed + rest.count)
         case .done(let used):
+          if !keepsFields {
+            response.discardedBodyBytes = response.body.count
+            response.body = []
+          }
           return finish(consumed + used)
         case .failure(let error):
           return .failure(error.reason)
         }
       case .untilClose:
-        guard response.body.count + rest.count <= limits.maxBodyBytes else {
+        guard response.bodyByteCount + rest.count <= limits.maxBodyBytes else {
           return .failure("response body is over the \(limits.maxBodyBytes)-byte limit")
         }
-        response.body.append(contentsOf: rest)
+        if keepsFields {
+          response.body.append(contentsOf: rest)
+        } else {
+          response.discardedBodyBytes += rest.count
+        }
         return .needMore(consumed: consumed + rest.count)
       }
     }
@@ -135,21 +150,25 @@ struct ResponseParser {
 
   private mutating func parseHead(_ head: UnsafeRawBufferPointer) -> BodyFraming? {
     // Byte scanning: lines end in "\r\n" (a lone "\n" is accepted); Strings only for the parts kept.
+    guard let base = head.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+    let count = head.count
     var lineStart = 0
     var isStatusLine = true
     var framing = BodyFraming.none
-    while lineStart < head.count {
-      var lineEnd = lineStart
-      while lineEnd < head.count && head[lineEnd] != 0x0A { lineEnd += 1 }
+    while lineStart < count {
+      let lineEnd = RequestHeadParser.findLineFeed(base, from: lineStart, to: count) ?? count
       var contentEnd = lineEnd
-      if contentEnd > lineStart && head[contentEnd - 1] == 0x0D { contentEnd -= 1 }
-      defer { lineStart = lineEnd + 1 }
-      if contentEnd == lineStart { continue }
-      let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<contentEnd])
+      if contentEnd > lineStart && base[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+      let start = lineStart
+      lineStart = lineEnd + 1
+      if contentEnd == start { continue }
+      let line = UnsafeRawBufferPointer(start: base + start, count: contentEnd - start)
       if isStatusLine {
         isStatusLine = false
         // "HTTP/1.x SSS reason"
-        guard line.count >= 12, line.starts(with: "HTTP/1.".utf8), line[8] == 0x20 else { return nil }
+        guard line.count >= 12, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F,
+          line[5] == 0x31, line[6] == 0x2E, line[8] == 0x20
+        else { return nil }  // "HTTP/1.x "
         var status = 0
         for index in 9..<12 {
           let digit = line[index]
@@ -158,19 +177,29 @@ struct ResponseParser {
         }
         guard status >= 100, line.count == 12 || line[12] == 0x20 else { return nil }
         response.status = status
-        response.reason =
-          line.count > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: line[13...]), as: UTF8.self) : ""
+        if keepsFields {
+          response.reason =
+            line.count > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: line[13...]), as: UTF8.self) : ""
+        }
         continue
       }
-      guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+      // Without fields kept, only Content-Length and Transfer-Encoding lines are looked at.
+      if !keepsFields && line[0] | 0x20 != 0x63 && line[0] | 0x20 != 0x74 { continue }
+      var colon = 0
+      while colon < line.count && line[colon] != 0x3A { colon += 1 }
+      guard colon < line.count else { return nil }
       var valueStart = colon + 1
       var valueEnd = line.count
       while valueStart < valueEnd && (line[valueStart] == 0x20 || line[valueStart] == 0x09) { valueStart += 1 }
       while valueEnd > valueStart && (line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09) { valueEnd -= 1 }
       let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
       let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+      // Only the framing fields matter when fields are not kept (names compared by length first).
+      let isLength = name.count == 14 && ASCII.equalsIgnoringCase(name, "content-length")
+      let isEncoding = !isLength && name.count == 17 && ASCII.equalsIgnoringCase(name, "transfer-encoding")
+      guard keepsFields || isLength || isEncoding else { continue }
       guard value.allSatisfy(HTTPSyntax.isFieldValueByte) else { return nil }
-      if ASCII.equalsIgnoringCase(name, "content-length") {
+      if isLength {
         var length = 0
         guard !value.isEmpty, value.count <= 18 else { return nil }
         for digit in value {
@@ -184,12 +213,11 @@ struct ResponseParser {
         case .length(let earlier) where earlier == length: break
         default: return nil
         }
-      } else if ASCII.equalsIgnoringCase(name, "transfer-encoding"),
-        String(decoding: value, as: UTF8.self).lowercased().hasSuffix("chunked")
-      {
+      } else if isEncoding, String(decoding: value, as: UTF8.self).lowercased().hasSuffix("chunked") {
         if case .length = framing { return nil }
         framing = .chunked
       }
+      guard keepsFields else { continue }
       response.headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
     return isStatusLine ? nil : framing
