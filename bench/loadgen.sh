@@ -127,3 +127,18 @@ for pair in "loadgen wrk" "loadgen locust" "loadgen-2w locust-2w"; do
   awk -v a="$a" -v b="$b" -v ca="$ca" -v cb="$cb" -v x="$1" -v y="$2" \
     'BEGIN { printf "ratio %s / %s: %.2fx req/s, %.1fx requests per CPU-second\n", x, y, a / b, (a / ca) / (b / cb) }'
 done
+# Paired per round (the generators of one round ran minutes apart, not hours): this VM's speed
+# drifts by a third over a day, so the median of the per-round ratios is the steadier figure.
+for pair in "loadgen wrk" "loadgen locust" "loadgen-2w locust-2w"; do
+  set -- $pair
+  awk -v x="$1" -v y="$2" '
+    FILENAME ~ /results$/ { if ($1 == x) rx[++nx] = $2; if ($1 == y) ry[++ny] = $2 }
+    FILENAME ~ /cpu$/ { if ($1 == x) cx[++mx] = $2; if ($1 == y) cy[++my] = $2 }
+    END {
+      for (i = 1; i <= nx && i <= ny; i++)
+        printf "%.3f %.2f\n", rx[i] / ry[i], (cx[i] > 0 && cy[i] > 0) ? (rx[i] / cx[i]) / (ry[i] / cy[i]) : 0
+    }' "$work/results" "$work/cpu" >"$work/paired"
+  printf 'per round %s / %s: req/s %s; per CPU-second %s; medians %.2fx and %.1fx\n' "$1" "$2" \
+    "$(cut -d' ' -f1 "$work/paired" | tr '\n' ' ')" "$(cut -d' ' -f2 "$work/paired" | tr '\n' ' ')" \
+    "$(cut -d' ' -f1 "$work/paired" | median)" "$(cut -d' ' -f2 "$work/paired" | median)"
+done
