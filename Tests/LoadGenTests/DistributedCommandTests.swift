@@ -120,4 +120,57 @@ final class DistributedCommandTests: XCTestCase {
     XCTAssertEqual(status, 2, output)
     XCTAssertTrue(output.contains("only 0 of 1 workers joined within 4.0 s"), output)
   }
+
+  /// Workers that send what no worker could (statistics that do not add up, a frame longer than
+  /// the bound) are dropped as lost with the reason, and the master ends the run instead of
+  /// merging them or buffering the frame.
+  func testHostileWorkersAreDroppedWithTheReason() throws {
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("loadgen not built") }
+    let port = try freeTCPPort()
+    let master = Collected<(status: Int32, output: String)>()
+    let finished = DispatchGroup()
+    DispatchQueue.global().async(group: finished) {
+      let result = try? runCommand(
+        self.binary,
+        [
+          "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1", "--master-bind-port", "\(port)",
+          "--expect-workers-max-wait", "10", "--host", "http://127.0.0.1:9", "-t", "3s", "--max-frame-bytes", "65536",
+        ], timeout: 30)
+      if let result { master.append(result) }
+    }
+    var clients: [RawConnection] = []
+    for index in 0..<2 {
+      var connection: RawConnection? = nil
+      _ = waitUntil(timeout: 10) {
+        connection = try? RawConnection(port: port, receiveTimeout: 10)
+        return connection != nil
+      }
+      let client = try XCTUnwrap(connection)
+      let hello = WireMessage.hello(
+        .init(
+          protocolVersion: distributedProtocolVersion, version: loadgenVersion, name: "hostile:\(index)", threads: 1,
+          scenarioFingerprint: nil))
+      client.send(FrameBuffer.frame(hello.encoded()))
+      clients.append(client)
+    }
+    // Both are admitted and sent the start; then one lies about its counts and one announces
+    // a frame of 1 GiB.
+    var statistics = RequestStatistics(method: "GET", name: "/x")
+    statistics.record(microseconds: 100, contentBytes: 1, failed: false)
+    var wire = WireLoadStatistics(LoadStatistics())
+    var entry = WireRequestStatistics(statistics)
+    entry.requests = 1_000_000
+    wire.entries = [entry]
+    let report = WireMessage.report(
+      .init(second: 1, timestamp: 1, users: 1, statistics: wire, isFinal: false, duration: nil))
+    usleep(300_000)
+    clients[0].send(FrameBuffer.frame(report.encoded()))
+    clients[1].send([0x40, 0, 0, 0])
+    XCTAssertEqual(finished.wait(timeout: .now() + 25), .success)
+    let (status, output) = try XCTUnwrap(master.values.first)
+    XCTAssertEqual(status, 3, output)
+    XCTAssertTrue(output.contains("sent a report that is not valid statistics"), output)
+    XCTAssertTrue(output.contains("sent a frame of 1073741824 bytes, more than the bound of 65536"), output)
+    XCTAssertTrue(output.contains("0 requests"), "nothing of the lies was merged: \(output)")
+  }
 }

@@ -223,7 +223,9 @@ public final class DistributedMaster: @unchecked Sendable {
       lose(worker, "sent an unexpected message")
       return
     }
-    guard let delta = report.statistics.restored(), report.second >= 1, report.second < 10_000_000 else {
+    guard let delta = report.statistics.restored(), report.second >= 1, report.second < 10_000_000,
+      report.users >= 0, report.users <= 10_000_000, report.timestamp.isFinite
+    else {
       lose(worker, "sent a report that is not valid statistics")
       return
     }
