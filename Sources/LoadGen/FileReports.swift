@@ -36,7 +36,7 @@ public enum CSVReport {
         [
           "\(Int(point.timestamp))", "\(point.users)", "", "Aggregated", String(format: "%f", point.requestsPerSecond),
           String(format: "%f", point.failuresPerSecond),
-        ] + percentiles(total) + [
+        ] + (total.requests == 0 ? reportedPercentiles.map { _ in "N/A" } : total.percentileMilliseconds.map(ms)) + [
           "\(total.requests)", "\(total.failures)", ms(total.medianMilliseconds), ms(total.averageMilliseconds),
           ms(total.minMilliseconds), ms(total.maxMilliseconds), "\(total.averageContentSize)",
         ])

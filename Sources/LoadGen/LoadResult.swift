@@ -47,7 +47,7 @@ public struct HistoryPoint: Sendable {
   public var intervalP99: Double
   public var intervalMax: Double
   /// Everything so far (Locust's history rows report cumulative percentiles).
-  public var cumulative: RequestStatistics
+  public var cumulative: StatisticsSummary
 
   /// The point for one second whose responses are `interval` (all names together).
   public init(timestamp: Double, users: Int, interval: RequestStatistics, cumulative: RequestStatistics) {
@@ -59,7 +59,7 @@ public struct HistoryPoint: Sendable {
     intervalP95 = interval.milliseconds(atPercentile: 95)
     intervalP99 = interval.milliseconds(atPercentile: 99)
     intervalMax = interval.maxMilliseconds
-    self.cumulative = cumulative
+    self.cumulative = StatisticsSummary(cumulative)
   }
 }
 

@@ -46,6 +46,39 @@ public struct RequestStatistics: Sendable {
   public var failureRatio: Double { requests == 0 ? 0 : Double(failures) / Double(requests) }
 }
 
+/// The figures of a `RequestStatistics` at one moment, without its histogram: what each second's
+/// history point keeps of the run so far. (A histogram is ~190 KB of counts; one per second made
+/// an hour's run hold 680 MB.)
+public struct StatisticsSummary: Sendable {
+  public var requests: Int
+  public var failures: Int
+  public var averageMilliseconds: Double
+  public var minMilliseconds: Double
+  public var maxMilliseconds: Double
+  public var medianMilliseconds: Double
+  public var averageContentSize: Double
+  public var failureRatio: Double
+  /// At each of `reportedPercentiles`, in order.
+  public var percentileMilliseconds: [Double]
+
+  public init(_ statistics: RequestStatistics) {
+    requests = statistics.requests
+    failures = statistics.failures
+    averageMilliseconds = statistics.averageMilliseconds
+    minMilliseconds = statistics.minMilliseconds
+    maxMilliseconds = statistics.maxMilliseconds
+    medianMilliseconds = statistics.medianMilliseconds
+    averageContentSize = statistics.averageContentSize
+    failureRatio = statistics.failureRatio
+    percentileMilliseconds = reportedPercentiles.map { statistics.milliseconds(atPercentile: $0) }
+  }
+
+  /// Milliseconds at one of `reportedPercentiles` (p99 for the live line); 0 for any other.
+  public func milliseconds(atPercentile percentile: Double) -> Double {
+    reportedPercentiles.firstIndex(of: percentile).map { percentileMilliseconds[$0] } ?? 0
+  }
+}
+
 /// Why a request failed, as reported in the failures table and `_failures.csv`.
 public struct FailureKey: Hashable, Sendable {
   public var method: String

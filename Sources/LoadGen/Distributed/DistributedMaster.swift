@@ -17,10 +17,8 @@ public final class DistributedMaster: @unchecked Sendable {
     let hello: WireMessage.Hello
     var users = 0
     var rate: Double? = nil
-    /// Deltas by second; the final one under `finalSecond`.
-    var intervals: [Int: LoadStatistics] = [:]
-    var usersBySecond: [Int: Int] = [:]
-    var timestamps: [Int: Double] = [:]
+    /// The last second it reported (reports come in order, one per second).
+    var lastSecond = 0
     var finished = false
     var lost: String? = nil
     var lastHeard: UInt64 = 0
@@ -39,12 +37,24 @@ public final class DistributedMaster: @unchecked Sendable {
   private var runStart: UInt64 = 0
   private var done = false
   private var failure: DistributedError? = nil
-  private var printedSeconds = 0
-  private var liveTotal = RequestStatistics(method: "", name: "Aggregated")
+  /// Everything every worker reported so far, merged as it arrives.
+  private var statistics = LoadStatistics()
+  /// Seconds some worker has reported and not every live worker yet: their responses merged
+  /// across workers. Kept only until complete (a histogram is ~190 KB: keeping every worker's
+  /// every second would grow by megabytes a second).
+  private var pendingSeconds: [Int: PendingSecond] = [:]
+  private var history: [HistoryPoint] = []
+  /// Every completed second's responses, all names: each history point's run-so-far.
+  private var historyTotal = RequestStatistics(method: "", name: "Aggregated")
+
+  private struct PendingSecond {
+    var interval = RequestStatistics(method: "", name: "interval")
+    var users = 0
+    var timestamp = 0.0
+  }
   private let finished = DispatchSemaphore(value: 0)
   private var progress: @Sendable (HistoryPoint) -> Void = { _ in }
   private var log: @Sendable (String) -> Void = { _ in }
-  private static let finalSecond = Int.max
 
   /// Binds the listener (so `port` is known) and checks the scenario.
   public init(options: MasterOptions) throws {
@@ -230,23 +240,27 @@ public final class DistributedMaster: @unchecked Sendable {
       return
     }
     worker.lastHeard = monotonicNanoseconds()
-    let second = report.isFinal ? Self.finalSecond : report.second
-    guard worker.intervals[second] == nil else {
-      lose(worker, "reported second \(report.second) twice")
+    guard report.isFinal || report.second == worker.lastSecond + 1 else {
+      lose(worker, "reported second \(report.second) after second \(worker.lastSecond)")
       return
     }
-    worker.intervals[second] = delta
-    worker.usersBySecond[second] = report.users
-    worker.timestamps[second] = report.timestamp
+    statistics.merge(delta)
     let total = delta.total
     worker.requests += total.requests
     worker.failures += total.failures
     if report.isFinal {
       worker.finished = true
-      checkDone()
-    } else {
       emitCompleteSeconds()
+      checkDone()
+      return
     }
+    worker.lastSecond = report.second
+    var pending = pendingSeconds[report.second] ?? PendingSecond(timestamp: startedAt + Double(report.second))
+    pending.interval.merge(total)
+    pending.users += report.users
+    pending.timestamp = max(pending.timestamp, report.timestamp)
+    pendingSeconds[report.second] = pending
+    emitCompleteSeconds()
   }
 
   private func lose(_ worker: Worker, _ reason: String) {
@@ -259,15 +273,18 @@ public final class DistributedMaster: @unchecked Sendable {
     checkDone()
   }
 
-  /// Prints each second once every worker still running has reported it.
-  private func emitCompleteSeconds() {
-    while true {
-      let next = printedSeconds + 1
-      let live = workers.filter { $0.lost == nil && !$0.finished }
-      guard !live.isEmpty, live.allSatisfy({ $0.intervals[next] != nil }) else { return }
-      printedSeconds = next
-      for worker in workers { if let delta = worker.intervals[next] { liveTotal.merge(delta.total) } }
-      progress(point(second: next, cumulative: liveTotal))
+  /// Turns each second into its history point (and prints it) once every worker still running
+  /// has reported it; `all` also the seconds a lost worker left incomplete (at the end).
+  private func emitCompleteSeconds(all: Bool = false) {
+    while let next = pendingSeconds.keys.min() {
+      let waiting = workers.contains { $0.lost == nil && !$0.finished && $0.lastSecond < next }
+      if waiting && !all { return }
+      let pending = pendingSeconds.removeValue(forKey: next)!
+      historyTotal.merge(pending.interval)
+      let point = HistoryPoint(
+        timestamp: pending.timestamp, users: pending.users, interval: pending.interval, cumulative: historyTotal)
+      history.append(point)
+      progress(point)
     }
   }
 
@@ -307,31 +324,8 @@ public final class DistributedMaster: @unchecked Sendable {
 
   // MARK: Merging
 
-  /// The history point of `second`: every worker's delta of that second merged.
-  private func point(second: Int, cumulative: RequestStatistics) -> HistoryPoint {
-    var interval = RequestStatistics(method: "", name: "interval")
-    var users = 0
-    var timestamp = startedAt + Double(second)
-    for worker in workers {
-      if let delta = worker.intervals[second] { interval.merge(delta.total) }
-      users += worker.usersBySecond[second] ?? 0
-      if let reported = worker.timestamps[second] { timestamp = max(timestamp, reported) }
-    }
-    return HistoryPoint(
-      timestamp: timestamp, users: users, interval: interval, cumulative: cumulative)
-  }
-
   private func mergedResult() -> LoadResult {
-    var statistics = LoadStatistics()
-    var history: [HistoryPoint] = []
-    let lastSecond = workers.flatMap { $0.intervals.keys }.filter { $0 != Self.finalSecond }.max() ?? 0
-    if lastSecond > 0 {
-      for second in 1...lastSecond {
-        for worker in workers { if let delta = worker.intervals[second] { statistics.merge(delta) } }
-        history.append(point(second: second, cumulative: statistics.total))
-      }
-    }
-    for worker in workers { if let delta = worker.intervals[Self.finalSecond] { statistics.merge(delta) } }
+    emitCompleteSeconds(all: true)
     var load = options.load
     load.threads = workers.reduce(0) { $0 + $1.hello.threads }
     let summaries = workers.map {
