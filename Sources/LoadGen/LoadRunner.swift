@@ -73,7 +73,8 @@ public final class LoadRunner: @unchecked Sendable {
       let elapsed = now &- start
       if elapsed >= runNanoseconds { break }
       if options.rate == nil {
-        let due = min(options.users, Int(Double(elapsed) / 1e9 * options.spawnRate) + 1)
+        // Compared as Doubles first: a huge spawn rate would make the product too large for Int.
+        let due = Int(min(Double(options.users), Double(elapsed) / 1e9 * options.spawnRate + 1))
         while spawned < due {
           let state = states[spawned % states.count]
           let user = spawned + options.firstUserID

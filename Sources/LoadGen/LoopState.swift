@@ -123,7 +123,7 @@ final class LoopState: @unchecked Sendable {
   // MARK: Open loop
 
   func startOpenLoop(connections: Int, rate: Double, firstUser: Int) {
-    scheduleInterval = max(1, UInt64(1e9 / rate))
+    scheduleInterval = max(1, nanoseconds(fromSeconds: 1 / rate))  // saturates: a tiny rate cannot trap
     var ready = 0
     for index in 0..<connections {
       let user = VirtualUser(

@@ -52,7 +52,7 @@ final class RequestParts {
       var body: [UInt8] = []
       template.render(into: &body, generators: [], random: &random, user: 0, counter: 0)
       bytes += contentLength
-      appendDecimal(body.count, to: &bytes)
+      VariableGenerator.appendInteger(Int64(body.count), to: &bytes)
       bytes += headEnd + body
     } else {
       bytes += lineEnd
@@ -60,9 +60,4 @@ final class RequestParts {
     return bytes
   }
 
-  /// Appends `value` (not negative) in decimal.
-  static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-    if value >= 10 { appendDecimal(value / 10, to: &bytes) }
-    bytes.append(UInt8(48 + value % 10))
-  }
 }

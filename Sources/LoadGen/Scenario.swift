@@ -17,7 +17,8 @@ public enum WaitTime: Sendable, Equatable {
     case .between(let low, let high): Reactor.nanoseconds(fromSeconds: low + random.unit() * (high - low))
     case .constant(let seconds): Reactor.nanoseconds(fromSeconds: seconds)
     case .constantThroughput(let rate):
-      rate > 0 ? UInt64(max(0, 1e9 / rate - Double(elapsed))) : 0
+      // Saturating: a tiny rate makes 1 / rate too large for a plain conversion.
+      Reactor.nanoseconds(fromSeconds: 1 / rate) > elapsed ? Reactor.nanoseconds(fromSeconds: 1 / rate) - elapsed : 0
     }
   }
 }
@@ -186,6 +187,10 @@ public struct Scenario: Sendable {
       guard range.count == 2, let low = range[0] as? Int, let high = range[1] as? Int, low <= high else {
         throw ScenarioError("variable '\(name)': int needs [low, high] with low <= high")
       }
+      // Within ±2^61 the width of the range (high - low + 1) and every drawn value fit Int64.
+      guard low >= -(1 << 61), high <= 1 << 61 else {
+        throw ScenarioError("variable '\(name)': int bounds must be within ±\(1 << 61)")
+      }
       var share = 0.0
       var fraction = 0.0
       if let hot = mapping["hot"] {
@@ -200,6 +205,10 @@ public struct Scenario: Sendable {
     if let range = mapping["decimal"] as? [Any] {
       guard range.count == 2, let low = number(range[0]), let high = number(range[1]), low < high else {
         throw ScenarioError("variable '\(name)': decimal needs [low, high] with low < high")
+      }
+      // Scaled by up to 10^9 decimals, ±1e9 still fits Int64 (and excludes infinities).
+      guard low >= -1e9, high <= 1e9 else {
+        throw ScenarioError("variable '\(name)': decimal bounds must be within ±1e9")
       }
       let decimals = mapping["decimals"] as? Int ?? 2
       guard (0...9).contains(decimals) else { throw ScenarioError("variable '\(name)': decimals must be 0...9") }

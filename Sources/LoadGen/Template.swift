@@ -20,13 +20,13 @@ public enum VariableGenerator: Sendable, Equatable {
       if hotShare > 0, random.unit() < hotShare {
         top = low + max(0, Int64(Double(high - low) * hotFraction))
       }
-      appendInteger(low + Int64(random.next() % UInt64(top - low + 1)), to: &output)
+      Self.appendInteger(low + Int64(random.next() % UInt64(top - low + 1)), to: &output)
     case .decimal(let low, let high, let decimals):
       let value = low + random.unit() * (high - low)
       var scale: Int64 = 1
       for _ in 0..<decimals { scale *= 10 }
       let scaled = Int64((value * Double(scale)).rounded())
-      appendInteger(scaled / scale, to: &output)
+      Self.appendInteger(scaled / scale, to: &output)
       if decimals > 0 {
         output.append(UInt8(ascii: "."))
         var fraction = String(scaled % scale)
@@ -36,19 +36,20 @@ public enum VariableGenerator: Sendable, Equatable {
     case .choice(let options):
       output.append(contentsOf: options[Int(random.next() % UInt64(options.count))].utf8)
     case .counter:
-      appendInteger(Int64(counter), to: &output)
+      Self.appendInteger(Int64(counter), to: &output)
     case .user:
-      appendInteger(Int64(user), to: &output)
+      Self.appendInteger(Int64(user), to: &output)
     }
   }
 
-  private func appendInteger(_ value: Int64, to output: inout [UInt8]) {
+  /// Appends `value` in decimal (also the Content-Length of rendered bodies).
+  static func appendInteger(_ value: Int64, to output: inout [UInt8]) {
     if value < 0 {
       output.append(UInt8(ascii: "-"))
-      appendInteger(-value, to: &output)
+      Self.appendInteger(-value, to: &output)
       return
     }
-    if value >= 10 { appendInteger(value / 10, to: &output) }
+    if value >= 10 { Self.appendInteger(value / 10, to: &output) }
     output.append(UInt8(48 + value % 10))
   }
 }

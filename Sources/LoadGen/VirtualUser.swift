@@ -209,7 +209,7 @@ final class VirtualUser {
       bodyBytes.removeAll(keepingCapacity: true)
       body.render(into: &bodyBytes, generators: generators, random: &random, user: id, counter: counter)
       requestBytes.append(contentsOf: RequestParts.contentLength)
-      RequestParts.appendDecimal(bodyBytes.count, to: &requestBytes)
+      VariableGenerator.appendInteger(Int64(bodyBytes.count), to: &requestBytes)
       requestBytes.append(contentsOf: RequestParts.headEnd)
       requestBytes.append(contentsOf: bodyBytes)
     } else {

@@ -153,7 +153,15 @@ struct LoadGenCommand: ParsableCommand {
     guard stopTimeout >= 0, requestTimeout > 0 else {
       throw ValidationError("--stop-timeout must be 0 or more and --request-timeout more than 0")
     }
-    if let rate, rate <= 0 { throw ValidationError("--rate must be more than 0") }
+    // Per load-generating process (a master's are its workers): what one can schedule, and
+    // what a worker accepts from its master.
+    let processes = master ? expectWorkers : 1
+    if let rate, !(rate > 0 && rate <= 10_000_000 * Double(processes)) {
+      throw ValidationError("--rate must be more than 0 and at most 10000000 per load-generating process")
+    }
+    guard users <= 1_000_000 * processes else {
+      throw ValidationError("--users must be at most 1000000 per load-generating process")
+    }
     guard streamsPerConnection >= 1 && streamsPerConnection <= 1000 else {
       throw ValidationError("--streams-per-connection must be 1...1000")
     }

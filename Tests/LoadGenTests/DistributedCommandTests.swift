@@ -19,6 +19,25 @@ final class DistributedCommandTests: XCTestCase {
     return process
   }
 
+  /// A master on `port` (loopback) with `arguments`, running in the background; wait on the
+  /// group, then read its exit status and output.
+  func startMaster(port: Int, workers: Int, _ arguments: [String]) -> (
+    DispatchGroup, Collected<(status: Int32, output: String)>
+  ) {
+    let master = Collected<(status: Int32, output: String)>()
+    let finished = DispatchGroup()
+    let command =
+      [
+        "--master", "--expect-workers", "\(workers)", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+        "\(port)",
+      ]
+      + arguments
+    DispatchQueue.global().async(group: finished) {
+      if let result = try? runCommand(self.binary, command, timeout: 60) { master.append(result) }
+    }
+    return (finished, master)
+  }
+
   /// A worker killed with SIGKILL mid-run is named in the report as lost, the run goes on to
   /// its end with the others, the exit code says it is incomplete, and the CSVs keep Locust's
   /// columns.
@@ -28,18 +47,12 @@ final class DistributedCommandTests: XCTestCase {
     defer { target.stop() }
     let port = try freeTCPPort()
     let prefix = FileManager.default.temporaryDirectory.appendingPathComponent("distributed-\(getpid())").path
-    let master = Collected<(status: Int32, output: String)>()
-    let finished = DispatchGroup()
-    DispatchQueue.global().async(group: finished) {
-      let result = try? runCommand(
-        self.binary,
-        [
-          "--master", "--expect-workers", "3", "--master-bind-host", "127.0.0.1", "--master-bind-port", "\(port)",
-          "--expect-workers-max-wait", "20", "--host", target.url, "-u", "6", "-r", "100", "-t", "4s",
-          "--csv", prefix, "--threshold", "p99<10s",
-        ], timeout: 60)
-      if let result { master.append(result) }
-    }
+    let (finished, master) = startMaster(
+      port: port, workers: 3,
+      [
+        "--expect-workers-max-wait", "20", "--host", target.url, "-u", "6", "-r", "100", "-t", "4s",
+        "--csv", prefix, "--threshold", "p99<10s",
+      ])
     let workers = try (0..<3).map { _ in try worker(["--master-port", "\(port)"]) }
     defer { for process in workers where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
     // Kill one once the run is under way (the master starts them together after all joined).
@@ -81,17 +94,11 @@ final class DistributedCommandTests: XCTestCase {
   func testMismatchedWorkersAreRefusedWithAReason() throws {
     guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("loadgen not built") }
     let port = try freeTCPPort()
-    let master = Collected<(status: Int32, output: String)>()
-    let finished = DispatchGroup()
-    DispatchQueue.global().async(group: finished) {
-      let result = try? runCommand(
-        self.binary,
-        [
-          "--master", "--expect-workers", "1", "--master-bind-host", "127.0.0.1", "--master-bind-port", "\(port)",
-          "--expect-workers-max-wait", "4", "--host", "http://127.0.0.1:9", "-t", "1s",
-        ], timeout: 30)
-      if let result { master.append(result) }
-    }
+    let (finished, master) = startMaster(
+      port: port, workers: 1,
+      [
+        "--expect-workers-max-wait", "4", "--host", "http://127.0.0.1:9", "-t", "1s",
+      ])
     var connection: RawConnection? = nil
     _ = waitUntil(timeout: 10) {
       connection = try? RawConnection(port: port)
@@ -127,17 +134,11 @@ final class DistributedCommandTests: XCTestCase {
   func testHostileWorkersAreDroppedWithTheReason() throws {
     guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("loadgen not built") }
     let port = try freeTCPPort()
-    let master = Collected<(status: Int32, output: String)>()
-    let finished = DispatchGroup()
-    DispatchQueue.global().async(group: finished) {
-      let result = try? runCommand(
-        self.binary,
-        [
-          "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1", "--master-bind-port", "\(port)",
-          "--expect-workers-max-wait", "10", "--host", "http://127.0.0.1:9", "-t", "3s", "--max-frame-bytes", "65536",
-        ], timeout: 30)
-      if let result { master.append(result) }
-    }
+    let (finished, master) = startMaster(
+      port: port, workers: 2,
+      [
+        "--expect-workers-max-wait", "10", "--host", "http://127.0.0.1:9", "-t", "3s", "--max-frame-bytes", "65536",
+      ])
     var clients: [RawConnection] = []
     for index in 0..<2 {
       var connection: RawConnection? = nil
@@ -172,5 +173,55 @@ final class DistributedCommandTests: XCTestCase {
     XCTAssertTrue(output.contains("sent a report that is not valid statistics"), output)
     XCTAssertTrue(output.contains("sent a frame of 1073741824 bytes, more than the bound of 65536"), output)
     XCTAssertTrue(output.contains("0 requests"), "nothing of the lies was merged: \(output)")
+  }
+
+  /// A worker does not run a share of the load its master could not have meant (a rate above
+  /// what one process schedules, a negative run time): it says which and exits 2.
+  /// The master here is a raw socket speaking the protocol.
+  func testAWorkerRefusesAnImpossibleStartFromItsMaster() throws {
+    guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("loadgen not built") }
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(listener) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0
+      }
+    }
+    XCTAssertTrue(bound)
+    let port = Int(UInt16(bigEndian: address.sin_port))
+    for (field, start) in [
+      ("rate 1000000000000.0 is outside (0, 10000000.0]", startMessage(rate: 1e12, runTime: 1)),
+      ("run time -5.0 is outside (0, 31622400.0]", startMessage(rate: nil, runTime: -5)),
+    ] {
+      let worker = Collected<(status: Int32, output: String)>()
+      let finished = DispatchGroup()
+      DispatchQueue.global().async(group: finished) {
+        if let result = try? runCommand(self.binary, ["--worker", "--master-port", "\(port)"], timeout: 30) {
+          worker.append(result)
+        }
+      }
+      let client = accept(listener, nil, nil)
+      XCTAssertGreaterThanOrEqual(client, 0)
+      var header = [UInt8](repeating: 0, count: 4)
+      XCTAssertEqual(read(client, &header, 4), 4, "the worker says hello first")
+      let frame = FrameBuffer.frame(start.encoded())
+      XCTAssertEqual(write(client, frame, frame.count), frame.count)
+      XCTAssertEqual(finished.wait(timeout: .now() + 25), .success)
+      close(client)
+      let (status, output) = try XCTUnwrap(worker.values.first)
+      XCTAssertEqual(status, 2, output)
+      XCTAssertTrue(output.contains("cannot run the master's load: the start message's \(field)"), output)
+    }
+  }
+
+  func startMessage(rate: Double?, runTime: Double) -> WireMessage {
+    .start(
+      .init(
+        host: "http://127.0.0.1:9", scenario: .builtIn("fraud"), users: 1, spawnRate: 1, rate: rate, runTime: runTime,
+        stopTimeout: 0, requestTimeout: 1, http2: false, streamsPerConnection: 1, firstUserID: 0, startDelay: 0))
   }
 }

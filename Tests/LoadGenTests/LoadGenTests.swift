@@ -199,12 +199,25 @@ final class LoadGenTests: XCTestCase {
       ("requests:\n  - {path: /a, headers: {\"X A\": b}}", "header name 'X A' is not a valid HTTP field name"),
       ("requests:\n  - {path: /a, headers: {Content-Length: 5}}", "header 'Content-Length' is set by loadgen"),
       ("requests:\n  - {path: \"/a b\"}", "'path' can contain the byte 0x20"),
+      // Ranges whose width or scaled values would not fit Int64.
+      (
+        "variables:\n  id: {int: [-9223372036854775808, 9223372036854775807]}\nrequests:\n  - {path: '/a/{id}'}",
+        "variable 'id': int bounds must be within ±2305843009213693952"
+      ),
+      (
+        "variables:\n  x: {decimal: [0, 1e300]}\nrequests:\n  - {path: '/a/{x}'}",
+        "variable 'x': decimal bounds must be within ±1e9"
+      ),
     ]
     for (yaml, expected) in cases {
       XCTAssertThrowsError(try Scenario.parse(yaml: yaml), yaml) { error in
         XCTAssertTrue("\(error)".contains(expected), "\(yaml): \(error)")
       }
     }
+    // A constant throughput so low that its interval saturates instead of trapping.
+    var random = FastRandom(seed: 1)
+    XCTAssertEqual(
+      WaitTime.constantThroughput(1e-300).nanoseconds(after: 5, random: &random), 9_199_999_999_999_999_995)
     let fraud = Scenario.fraud
     XCTAssertEqual(fraud.tasks.map(\.weight).reduce(0, +), 100)
     XCTAssertEqual(fraud.tasks.filter { $0.method == "POST" }.map(\.weight).reduce(0, +), 30)
@@ -272,9 +285,14 @@ final class LoadGenCommandTests: XCTestCase {
     XCTAssertEqual(unreachable.status, 2, unreachable.output)
     XCTAssertTrue(unreachable.output.contains("cannot reach"), unreachable.output)
 
+    let notANumber = try runCommand(binary, base + ["--rate", "nan"])
+    XCTAssertEqual(notANumber.status, 2, notANumber.output)
+    XCTAssertTrue(
+      notANumber.output.contains("--rate must be more than 0 and at most 10000000 per load-generating process"),
+      notANumber.output)
     for usage in [
       base + ["--threshold", "p99"], base + ["-t", "soon"], ["--host", "ftp://x", "-t", "1s"],
-      base + ["--scenario", "/nonexistent.yaml"],
+      base + ["--scenario", "/nonexistent.yaml"], base + ["--rate", "1e12"], base + ["-u", "2000000"],
     ] {
       let result = try runCommand(binary, usage)
       XCTAssertEqual(result.status, 2, "\(usage): \(result.output)")

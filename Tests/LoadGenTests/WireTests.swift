@@ -70,6 +70,42 @@ final class WireTests: XCTestCase {
     XCTAssertNil(entry.restored())
   }
 
+  /// Reports beyond what a worker measures in a second are refused before anything is summed:
+  /// a histogram and count of 2e9 requests, microseconds above requests × the maximum, more
+  /// failures than requests, entries adding up past the report's bound, more late starts
+  /// than scheduled requests. And the master's run totals refuse a report that would overflow.
+  func testReportsBeyondOneWorkerSecondAreRefusedAndTotalsNeverOverflow() {
+    func entry(requests: UInt64, microseconds: UInt64, value: UInt64 = 3_000_000_000) -> WireRequestStatistics {
+      var statistics = RequestStatistics(method: "GET", name: "/x")
+      _ = statistics.histogram.record(value, count: requests)
+      statistics.requests = Int(requests)
+      statistics.totalMicroseconds = microseconds
+      return WireRequestStatistics(statistics)
+    }
+    XCTAssertNil(entry(requests: 2_000_000_000, microseconds: 2_000_000_000).restored(), "over 1e9 requests")
+    XCTAssertNil(entry(requests: 10, microseconds: 30_000_000_001).restored(), "more time than 10 × the maximum")
+    XCTAssertNotNil(entry(requests: 10, microseconds: 30_000_000_000).restored())
+
+    var report = WireLoadStatistics(LoadStatistics())
+    report.entries = Array(repeating: entry(requests: 400_000_000, microseconds: 400_000_000), count: 3)
+    XCTAssertNil(report.restored(), "entries within bounds adding up to 1.2e9 requests")
+    report.entries = [entry(requests: 2, microseconds: 6)]
+    report.failures = [WireFailure(method: "GET", name: "/x", error: "e", occurrences: 3, firstSeen: 0, lastSeen: 0)]
+    XCTAssertNil(report.restored(), "3 failures of 2 requests")
+    report.failures = []
+    report.scheduled = 5
+    report.lateStarts = 6
+    XCTAssertNil(report.restored(), "6 late of 5 scheduled")
+    report.lateStarts = 5
+    XCTAssertNotNil(report.restored())
+
+    var large = RequestStatistics(method: "", name: "")
+    large.requests = Int.max - 1
+    XCTAssertNotNil(RunningTotals().adding(large, scheduled: 0))
+    XCTAssertNil(RunningTotals(requests: 2).adding(large, scheduled: 0))
+    XCTAssertNil(RunningTotals(scheduled: Int.max).adding(RequestStatistics(method: "", name: ""), scheduled: 1))
+  }
+
   /// Frames split anywhere, byte by byte, come out whole and in order; an announced length
   /// above the bound is refused from its 4 length bytes.
   func testFramesAreReassembledByteByByteAndBounded() {

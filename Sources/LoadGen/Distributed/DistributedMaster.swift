@@ -39,6 +39,10 @@ public final class DistributedMaster: @unchecked Sendable {
   private var failure: DistributedError? = nil
   /// Everything every worker reported so far, merged as it arrives.
   private var statistics = LoadStatistics()
+  /// Its totals, checked before each merge: every other sum the master keeps (per name, per
+  /// second, per worker, failures) is at most one of these, so none can overflow.
+  private var acceptedTotals = RunningTotals()
+
   /// Seconds some worker has reported and not every live worker yet: their responses merged
   /// across workers. Kept only until complete (a histogram is ~190 KB: keeping every worker's
   /// every second would grow by megabytes a second).
@@ -244,8 +248,13 @@ public final class DistributedMaster: @unchecked Sendable {
       lose(worker, "reported second \(report.second) after second \(worker.lastSecond)")
       return
     }
-    statistics.merge(delta)
     let total = delta.total
+    guard let grown = acceptedTotals.adding(total, scheduled: delta.scheduled) else {
+      lose(worker, "reported counts that overflow the run's totals")
+      return
+    }
+    acceptedTotals = grown
+    statistics.merge(delta)
     worker.requests += total.requests
     worker.failures += total.failures
     if report.isFinal {
@@ -337,6 +346,26 @@ public final class DistributedMaster: @unchecked Sendable {
       statistics: statistics, history: history, started: startedAt, duration: options.load.runTime,
       users: workers.reduce(0) { $0 + $1.users }, options: load, scenarioName: scenario.name,
       connectFailuresOnly: statistics.onlyConnectFailures, workers: summaries)
+  }
+}
+
+/// A run's totals as reports arrive, checked for overflow before each is merged.
+struct RunningTotals {
+  var requests = 0
+  var microseconds: UInt64 = 0
+  var contentBytes = 0
+  var scheduled = 0
+
+  /// These totals with `report` added, or nil if any would overflow.
+  func adding(_ report: RequestStatistics, scheduled more: Int) -> RunningTotals? {
+    let requests = requests.addingReportingOverflow(report.requests)
+    let microseconds = microseconds.addingReportingOverflow(report.totalMicroseconds)
+    let contentBytes = contentBytes.addingReportingOverflow(report.contentBytes)
+    let scheduled = scheduled.addingReportingOverflow(more)
+    guard !requests.overflow, !microseconds.overflow, !contentBytes.overflow, !scheduled.overflow else { return nil }
+    return RunningTotals(
+      requests: requests.partialValue, microseconds: microseconds.partialValue,
+      contentBytes: contentBytes.partialValue, scheduled: scheduled.partialValue)
   }
 }
 

@@ -142,6 +142,7 @@ public final class DistributedWorker: @unchecked Sendable {
     let scenario: Scenario
     let target: LoadTarget
     do {
+      if let invalidity = start.invalidity { throw ScenarioError("the start message's \(invalidity)") }
       scenario = try start.scenario.load()
       target = try LoadTarget(url: start.host)
     } catch {
@@ -168,7 +169,7 @@ public final class DistributedWorker: @unchecked Sendable {
     log(
       "running \(start.users) \(start.rate == nil ? "users" : "connections")\(start.rate.map { " at \($0) requests/s" } ?? "") for \(start.runTime) s"
     )
-    usleep(UInt32(min(max(start.startDelay, 0), 10) * 1e6))
+    usleep(UInt32(start.startDelay * 1e6))  // 0...10 s, checked above
     var requests = 0
     let result = try runner.run(intervals: { [self] interval in
       requests += interval.statistics.total.requests

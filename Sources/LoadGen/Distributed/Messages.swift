@@ -47,6 +47,26 @@ enum WireMessage: Codable, Sendable {
     var firstUserID: Int
     /// Begin this long after the message arrives, so every worker starts together.
     var startDelay: Double
+
+    /// What makes this share of the load one a worker must not run (the master checks its
+    /// flags, but the worker does not trust the wire), or nil.
+    var invalidity: String? {
+      func positive(_ value: Double, _ name: String, atMost limit: Double) -> String? {
+        value > 0 && value <= limit ? nil : "\(name) \(value) is outside (0, \(limit)]"
+      }
+      if !(0...1_000_000).contains(users) { return "users \(users) is outside 0...1000000" }
+      if let problem = positive(spawnRate, "spawn rate", atMost: .greatestFiniteMagnitude) { return problem }
+      if let rate, let problem = positive(rate, "rate", atMost: 10_000_000) { return problem }
+      if let problem = positive(runTime, "run time", atMost: 366 * 86_400) { return problem }
+      if let problem = positive(requestTimeout, "request timeout", atMost: 86_400) { return problem }
+      if !(stopTimeout >= 0 && stopTimeout <= 86_400) { return "stop timeout \(stopTimeout) is outside 0...86400" }
+      if !(0...10).contains(startDelay) { return "start delay \(startDelay) is outside 0...10" }
+      if !(1...1000).contains(streamsPerConnection) {
+        return "streams per connection \(streamsPerConnection) is outside 1...1000"
+      }
+      if !(0...1_000_000_000).contains(firstUserID) { return "first user id \(firstUserID) is outside 0...1000000000" }
+      return nil
+    }
   }
 
   struct Report: Codable, Sendable {

@@ -56,6 +56,16 @@ struct WireHistogram: Codable, Sendable, Equatable {
   }
 }
 
+/// What one worker's report of one second can hold. A report beyond these did not come from a
+/// worker's measurements; refusing it keeps every sum the master keeps far from overflow.
+enum WireLimits {
+  /// Requests (and open-loop schedulings) in one report: 1e9, a hundred times what a
+  /// loadgen process drives in a second.
+  static let requestsPerReport = 1_000_000_000
+  /// The client parser's own bound on a response body (64 MiB).
+  static let bodyBytesPerResponse = 64 * 1024 * 1024
+}
+
 /// `RequestStatistics` on the wire.
 struct WireRequestStatistics: Codable, Sendable {
   var method: String
@@ -76,10 +86,14 @@ struct WireRequestStatistics: Codable, Sendable {
     contentBytes = statistics.contentBytes
   }
 
+  /// Nil unless the counts agree with the histogram and stay within what one worker can
+  /// measure in a second (`WireLimits`), so that merging them can never overflow.
   func restored() -> RequestStatistics? {
     var statistics = RequestStatistics(method: method, name: name)
-    guard histogram.restore(into: &statistics.histogram), requests >= 0, failures >= 0, failures <= requests,
-      contentBytes >= 0, UInt64(requests) == statistics.histogram.totalCount
+    guard requests >= 0, requests <= WireLimits.requestsPerReport, failures >= 0, failures <= requests,
+      contentBytes >= 0, contentBytes <= requests * WireLimits.bodyBytesPerResponse,
+      histogram.restore(into: &statistics.histogram), UInt64(requests) == statistics.histogram.totalCount,
+      totalMicroseconds <= UInt64(requests) * statistics.histogram.maxRecorded
     else { return nil }
     statistics.requests = requests
     statistics.failures = failures
@@ -121,19 +135,35 @@ struct WireLoadStatistics: Codable, Sendable {
   /// Nil when any part is not what a worker could have measured.
   func restored() -> LoadStatistics? {
     var statistics = LoadStatistics()
+    // The report's totals, checked before anything is merged: entries each within bounds can
+    // still add up past them (or past Int) when a frame carries many.
+    var requests = 0
+    var microseconds: UInt64 = 0
+    var contentBytes = 0
     for entry in entries {
       guard let restored = entry.restored() else { return nil }
+      let (moreRequests, requestsOverflow) = requests.addingReportingOverflow(restored.requests)
+      let (moreMicroseconds, microsecondsOverflow) = microseconds.addingReportingOverflow(restored.totalMicroseconds)
+      let (moreBytes, bytesOverflow) = contentBytes.addingReportingOverflow(restored.contentBytes)
+      guard !requestsOverflow, !microsecondsOverflow, !bytesOverflow, moreRequests <= WireLimits.requestsPerReport
+      else { return nil }
+      (requests, microseconds, contentBytes) = (moreRequests, moreMicroseconds, moreBytes)
       statistics.entries[statistics.slot(method: entry.method, name: entry.name)].merge(restored)
     }
+    // Every failure was also a request: their occurrences cannot outnumber the requests.
+    var occurrences = 0
     for failure in failures {
-      guard failure.occurrences > 0 else { return nil }
+      guard failure.occurrences > 0, failure.occurrences <= requests - occurrences else { return nil }
+      occurrences += failure.occurrences
       let key = FailureKey(method: failure.method, name: failure.name, error: failure.error)
       var merged = LoadStatistics()
       merged.failures[key] = FailureRecord(
         occurrences: failure.occurrences, firstSeen: failure.firstSeen, lastSeen: failure.lastSeen)
       statistics.merge(merged)
     }
-    guard lateStarts >= 0, scheduled >= 0 else { return nil }
+    guard scheduled >= 0, scheduled <= WireLimits.requestsPerReport, lateStarts >= 0, lateStarts <= scheduled,
+      maxLagMicroseconds <= 3_600_000_000_000
+    else { return nil }
     statistics.lateStarts = lateStarts
     statistics.maxLagMicroseconds = maxLagMicroseconds
     statistics.scheduled = scheduled
