@@ -63,3 +63,12 @@ extension StringProtocol {
     return self[first...last]
   }
 }
+
+extension Array where Element == UInt8 {
+  /// Appends the bytes of a literal in one copy (appending a `String`'s UTF-8 view goes through
+  /// the string's storage checks, which costs more on the response paths).
+  @inlinable
+  public mutating func append(literal text: StaticString) {
+    append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+  }
+}

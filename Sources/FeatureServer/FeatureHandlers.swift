@@ -241,6 +241,6 @@ struct HTTPResponseError: Error {
   init(_ response: HTTPResponse) { self.response = response }
 }
 
-let hitHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "HIT")])
-let missHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "MISS")])
-let staleHeaders = HTTPHeaders([("Content-Type", "application/json"), ("X-Cache", "STALE")])
+let hitHeaders = HTTPHeaders.prerendered([("Content-Type", "application/json"), ("X-Cache", "HIT")])
+let missHeaders = HTTPHeaders.prerendered([("Content-Type", "application/json"), ("X-Cache", "MISS")])
+let staleHeaders = HTTPHeaders.prerendered([("Content-Type", "application/json"), ("X-Cache", "STALE")])

@@ -1,5 +1,9 @@
 import RedisPool
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// One entity instance as read from its Redis hash, typed by the registry. Missing fields take
 /// the feature's default (or null) when served.
 @_spi(Benchmarks) public struct FeatureRow: Sendable {
@@ -74,19 +78,18 @@ import RedisPool
     self = decoder.finish()
   }
 
-  init(values: [FeatureValue?], eventTimestamp: Int64?, decodeErrors: Int, entity: EntityDefinition) {
+  /// A row of the entity's stored values (`storedFeatureCount` of them, defaults filled in):
+  /// rendered once here, with the entity's shared window part of an instance without events.
+  init(storedValues: [FeatureValue?], eventTimestamp: Int64?, decodeErrors: Int, entity: EntityDefinition) {
     self.eventTimestamp = eventTimestamp
     self.decodeErrors = decodeErrors
-    guard let empty = entity.emptyWindows else {
-      storedValues = values
-      renderedStored = FeatureRow.render(values, entity: entity, only: nil)
-      return
+    self.storedValues = storedValues
+    let empty = entity.emptyWindows
+    renderedStored = FeatureRow.renderStored(storedValues, entity: entity, closed: empty == nil)
+    if let empty {
+      windowValues = empty.values
+      renderedWindows = empty.rendered
     }
-    storedValues = Array(values.prefix(entity.storedFeatureCount))
-    renderedStored = FeatureRow.render(values, entity: entity, only: Array(0..<entity.storedFeatureCount))
-    renderedStored.removeLast()  // the closing brace: the window part follows
-    windowValues = empty.values
-    renderedWindows = empty.rendered
   }
 
   /// Puts the window features' values (computed at read time) after the stored ones.
@@ -112,6 +115,25 @@ import RedisPool
     renderedWindows = empty.rendered
   }
 
+  /// `"features":{...}` of the stored features, in order; without its closing brace when
+  /// `closed` is false (the window part follows). One pass, no index array.
+  static func renderStored(_ values: [FeatureValue?], entity: EntityDefinition, closed: Bool) -> [UInt8] {
+    var output: [UInt8] = []
+    output.reserveCapacity(32 + values.count * 24)
+    JSONWriter.appendRaw("\"features\":{", to: &output)
+    entity.features.withUnsafeBufferPointer { features in
+      values.withUnsafeBufferPointer { values in
+        for position in values.indices {
+          if position > 0 { output.append(UInt8(ascii: ",")) }
+          output.append(contentsOf: features[position].jsonKey)
+          JSONWriter.appendValue(values[position], to: &output)
+        }
+      }
+    }
+    if closed { output.append(UInt8(ascii: "}")) }
+    return output
+  }
+
   /// `"features":{name: value, ...}`, for all features or the given indices.
   static func render(_ values: [FeatureValue?], entity: EntityDefinition, only: [Int]?) -> [UInt8] {
     var output: [UInt8] = []
@@ -128,11 +150,13 @@ import RedisPool
   }
 }
 
-/// Turns the field/value pairs of one hash into a row: fields are matched to features by their
-/// bytes (writers usually store them in registry order, so the next feature is tried first),
-/// values parsed by type; fields the registry does not know are skipped.
+/// Turns the field/value pairs of one hash into a row: fields are matched to stored features by
+/// their bytes (writers usually store them in registry order, so the next feature is tried
+/// first), values parsed by type; fields the registry does not store are skipped.
 private struct HashDecoder {
   let entity: EntityDefinition
+  /// Starts as the stored features' defaults: a field the hash lacks, or whose text does not
+  /// parse (counted in `errors`), keeps its feature's default (or null).
   var values: [FeatureValue?]
   var timestamp: Int64? = nil
   var errors = 0
@@ -140,7 +164,7 @@ private struct HashDecoder {
 
   init(entity: EntityDefinition) {
     self.entity = entity
-    values = [FeatureValue?](repeating: nil, count: entity.features.count)
+    values = entity.storedDefaults
   }
 
   mutating func add(field: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
@@ -160,23 +184,22 @@ private struct HashDecoder {
   }
 
   private func position(of field: UnsafeRawBufferPointer) -> Int? {
-    let features = entity.features
-    if expected < features.count && Self.same(field, features[expected].nameUTF8) { return expected }
-    if features.count <= 32 {
-      return features.firstIndex { Self.same(field, $0.nameUTF8) }
+    let stored = entity.storedFeatureCount
+    return entity.features.withUnsafeBufferPointer { features in
+      if expected < stored && Self.same(field, features[expected].nameUTF8) { return expected }
+      if stored <= 32 {
+        return features[..<stored].firstIndex { Self.same(field, $0.nameUTF8) }
+      }
+      return entity.storedFeaturePosition(String(decoding: field, as: UTF8.self))
     }
-    return entity.featureIndex[String(decoding: field, as: UTF8.self)]
   }
 
   private static func same(_ field: UnsafeRawBufferPointer, _ name: [UInt8]) -> Bool {
-    field.count == name.count && field.elementsEqual(name)
+    guard field.count == name.count else { return false }
+    return name.isEmpty || name.withUnsafeBytes { memcmp($0.baseAddress!, field.baseAddress!, name.count) == 0 }
   }
 
   func finish() -> FeatureRow {
-    var values = values
-    for (position, feature) in entity.features.enumerated() where values[position] == nil {
-      values[position] = feature.defaultValue
-    }
-    return FeatureRow(values: values, eventTimestamp: timestamp, decodeErrors: errors, entity: entity)
+    FeatureRow(storedValues: values, eventTimestamp: timestamp, decodeErrors: errors, entity: entity)
   }
 }

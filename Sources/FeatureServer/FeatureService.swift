@@ -240,7 +240,7 @@ public final class FeatureService: @unchecked Sendable {
   }
 }
 
-let jsonHeaders = HTTPHeaders([("Content-Type", "application/json")])
+let jsonHeaders = HTTPHeaders.prerendered([("Content-Type", "application/json")])
 
 extension FeatureService {
   /// Serves a re-read Feast repository from now on (requests in flight finish with the one they

@@ -147,6 +147,8 @@ public final class EntityDefinition: Sendable {
   public let windows: WindowFeatureSet?
   /// How many of `features` come from the entity's hash; the rest are window features.
   public let storedFeatureCount: Int
+  /// Each stored feature's default (nil: null), what a row starts from before its hash is read.
+  let storedDefaults: [FeatureValue?]
   /// The window features' values and JSON when the entity has no recent events.
   let emptyWindows: (values: [FeatureValue?], rendered: [UInt8])?
 
@@ -160,6 +162,7 @@ public final class EntityDefinition: Sendable {
     self.maxAge = maxAge
     self.windows = windows
     storedFeatureCount = features.count
+    storedDefaults = features.map(\.defaultValue)
     let windowFeatures = (windows?.features ?? []).map { feature -> FeatureDefinition in
       let type: FeatureType
       switch feature.source {

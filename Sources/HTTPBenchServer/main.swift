@@ -62,7 +62,7 @@ while let flag = arguments.next() {
 }
 
 let body = fixedJSON()
-let jsonHeaders = HTTPHeaders([("Content-Type", "application/json")])
+let jsonHeaders = HTTPHeaders.prerendered([("Content-Type", "application/json")])
 let router = Router()
 router.get("/json") { _, responder in
   responder.respond(HTTPResponse(headers: jsonHeaders, body: body))

@@ -1,3 +1,5 @@
+import Codecs
+
 /// A task as each request needs it: the parts of its HTTP/1.1 request that never change, as
 /// bytes encoded once per loop (appending a String's UTF-8 view costs more than the whole
 /// template), and its templates. A class, so that a request takes one reference to it instead
@@ -52,7 +54,7 @@ final class RequestParts {
       var body: [UInt8] = []
       template.render(into: &body, generators: [], random: &random, user: 0, counter: 0)
       bytes += contentLength
-      VariableGenerator.appendInteger(Int64(body.count), to: &bytes)
+      DecimalDigits.append(Int64(body.count), to: &bytes)
       bytes += headEnd + body
     } else {
       bytes += lineEnd

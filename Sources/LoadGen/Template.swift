@@ -1,3 +1,5 @@
+import Codecs
+
 /// A random or counting value a request template can use: `{name}` in a path, header or body.
 public enum VariableGenerator: Sendable, Equatable {
   /// A uniform integer in `low...high`; with `hotShare`, that share of draws falls in the first
@@ -20,13 +22,13 @@ public enum VariableGenerator: Sendable, Equatable {
       if hotShare > 0, random.unit() < hotShare {
         top = low + max(0, Int64(Double(high - low) * hotFraction))
       }
-      Self.appendInteger(low + Int64(random.next() % UInt64(top - low + 1)), to: &output)
+      DecimalDigits.append(low + Int64(random.next() % UInt64(top - low + 1)), to: &output)
     case .decimal(let low, let high, let decimals):
       let value = low + random.unit() * (high - low)
       var scale: Int64 = 1
       for _ in 0..<decimals { scale *= 10 }
       let scaled = Int64((value * Double(scale)).rounded())
-      Self.appendInteger(scaled / scale, to: &output)
+      DecimalDigits.append(scaled / scale, to: &output)
       if decimals > 0 {
         output.append(UInt8(ascii: "."))
         var fraction = String(scaled % scale)
@@ -36,21 +38,10 @@ public enum VariableGenerator: Sendable, Equatable {
     case .choice(let options):
       output.append(contentsOf: options[Int(random.next() % UInt64(options.count))].utf8)
     case .counter:
-      Self.appendInteger(Int64(counter), to: &output)
+      DecimalDigits.append(Int64(counter), to: &output)
     case .user:
-      Self.appendInteger(Int64(user), to: &output)
+      DecimalDigits.append(Int64(user), to: &output)
     }
-  }
-
-  /// Appends `value` in decimal (also the Content-Length of rendered bodies).
-  static func appendInteger(_ value: Int64, to output: inout [UInt8]) {
-    if value < 0 {
-      output.append(UInt8(ascii: "-"))
-      Self.appendInteger(-value, to: &output)
-      return
-    }
-    if value >= 10 { Self.appendInteger(value / 10, to: &output) }
-    output.append(UInt8(48 + value % 10))
   }
 }
 

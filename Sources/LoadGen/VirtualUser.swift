@@ -1,3 +1,4 @@
+import Codecs
 import HTTPCore
 import Reactor
 
@@ -209,7 +210,7 @@ final class VirtualUser {
       bodyBytes.removeAll(keepingCapacity: true)
       body.render(into: &bodyBytes, generators: generators, random: &random, user: id, counter: counter)
       requestBytes.append(contentsOf: RequestParts.contentLength)
-      VariableGenerator.appendInteger(Int64(bodyBytes.count), to: &requestBytes)
+      DecimalDigits.append(Int64(bodyBytes.count), to: &requestBytes)
       requestBytes.append(contentsOf: RequestParts.headEnd)
       requestBytes.append(contentsOf: bodyBytes)
     } else {

@@ -1,3 +1,5 @@
+import Codecs
+
 /// One Redis command, encoded once as RESP (binary safe). Build it off the hot path and reuse it
 /// where the same command repeats.
 public struct RedisCommand: Sendable, CustomStringConvertible {
@@ -55,11 +57,21 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(16 + arguments.reduce(0) { $0 + $1.count + 16 })
     bytes.append(UInt8(ascii: "*"))
-    bytes.append(contentsOf: String(arguments.count).utf8)
-    bytes.append(contentsOf: [13, 10])
+    DecimalDigits.append(arguments.count, to: &bytes)
+    bytes.append(13)
+    bytes.append(10)
     for argument in arguments { Self.appendBulk(argument, to: &bytes) }
     encoded = bytes
-    name = String(decoding: arguments[0], as: UTF8.self).uppercased()
+    name = Self.commandName(arguments[0])
+  }
+
+  /// The command name in capitals, for errors, metrics and the read-only list. Names are ASCII
+  /// and usually written in capitals already: then no String is upper-cased (a cache miss builds
+  /// two commands per request).
+  static func commandName(_ bytes: [UInt8]) -> String {
+    let isLower: (UInt8) -> Bool = { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
+    guard bytes.contains(where: isLower) else { return String(decoding: bytes, as: UTF8.self) }
+    return String(decoding: bytes.map { isLower($0) ? $0 - 32 : $0 }, as: UTF8.self)
   }
 
   /// Arguments encoded once and reused in many commands (the fields of an HMGET that every read
@@ -100,7 +112,7 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     public mutating func append(decimal value: Int64) {
       var digits: [UInt8] = []
       if value < 0 { digits.append(UInt8(ascii: "-")) }
-      RedisCommand.appendDecimal(value.magnitude, to: &digits)
+      DecimalDigits.append(value.magnitude, to: &digits)
       append(digits)
     }
 
@@ -121,7 +133,7 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(32 + name.utf8.count + head.reduce(0) { $0 + $1.count + 16 } + tail.bytes.count)
     bytes.append(UInt8(ascii: "*"))
-    Self.appendDecimal(1 + head.count + tail.count, to: &bytes)
+    DecimalDigits.append(1 + head.count + tail.count, to: &bytes)
     bytes.append(13)
     bytes.append(10)
     Self.appendBulk(Array(name.utf8), to: &bytes)
@@ -175,7 +187,7 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
   static func appendBulk(_ argument: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
     // Byte by byte, not through a String or an array literal: the loader encodes millions.
     bytes.append(UInt8(ascii: "$"))
-    appendDecimal(argument.count, to: &bytes)
+    DecimalDigits.append(argument.count, to: &bytes)
     bytes.append(13)
     bytes.append(10)
     bytes.append(contentsOf: argument)
@@ -183,26 +195,11 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     bytes.append(10)
   }
 
-  /// The decimal digits of a count.
-  static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-    appendDecimal(UInt64(value.magnitude), to: &bytes)
-  }
-
-  /// The decimal digits of a magnitude.
-  static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
-    var divisor: UInt64 = 1
-    while divisor <= value / 10 { divisor &*= 10 }
-    while divisor > 0 {
-      bytes.append(UInt8(truncatingIfNeeded: 48 &+ (value / divisor) % 10))
-      divisor /= 10
-    }
-  }
-
   /// Appends `name key tail...` as RESP to `bytes`: for a caller that pipelines many commands
   /// as one buffer (the loader) instead of one `RedisCommand` each.
   public static func encode(_ name: [UInt8], key: [UInt8], tail: EncodedArguments, into bytes: inout [UInt8]) {
     bytes.append(UInt8(ascii: "*"))
-    appendDecimal(2 + tail.count, to: &bytes)
+    DecimalDigits.append(2 + tail.count, to: &bytes)
     bytes.append(13)
     bytes.append(10)
     appendBulk(name, to: &bytes)

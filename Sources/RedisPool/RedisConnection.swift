@@ -67,6 +67,8 @@ final class RedisConnection: EventHandler {
   /// The node to move to once the commands in flight are answered.
   private var pendingTarget: (endpoint: RedisConfiguration.Endpoint, readOnly: Bool)? = nil
   private var context: UnsafeMutablePointer<redisAsyncContext>? = nil
+  /// Where this connection's replies are built (every context it creates reads into it).
+  private let replyArena = ReplyArena()
   private var fd: Int32 = -1
   private var registered = false
   private var reading = false
@@ -144,6 +146,7 @@ final class RedisConnection: EventHandler {
     }
     context = ac
     fd = ac.pointee.c.fd
+    if let reader = ac.pointee.c.reader { replyArena.adopt(reader) }
     state = .connecting
     teardownReason = nil
     let me = Unmanaged.passUnretained(self).toOpaque()

@@ -162,6 +162,21 @@ final class RequestHeadParserTests: XCTestCase {
     }
   }
 
+  /// The byte classes are bit tests on constants: every byte is checked against RFC 9110's
+  /// definitions spelled out as sets.
+  func testByteClassesMatchRFC9110ForEveryByte() {
+    let tchar = Set(Array("!#$%&'*+-.^_`|~0123456789".utf8) + Array("abcdefghijklmnopqrstuvwxyz".utf8))
+      .union("ABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+    for value in 0...255 {
+      let byte = UInt8(value)
+      XCTAssertEqual(ByteClass.isToken(byte), tchar.contains(byte), "tchar \(value)")
+      XCTAssertEqual(
+        ByteClass.isFieldValue(byte), byte == 0x09 || (0x20...0x7E).contains(byte) || byte >= 0x80,
+        "field value \(value)")
+      XCTAssertEqual(ByteClass.isTarget(byte), (0x21...0x7E).contains(byte), "target \(value)")
+    }
+  }
+
   func testHeaderFieldsAreSlicesOfTheBuffer() throws {
     let bytes = "GET / HTTP/1.1\r\nHost: example\r\nX-Empty:\r\nAccept:  */*  \r\n\r\n".bytes
     let (_, parsed) = parseHead(bytes)

@@ -81,6 +81,46 @@ final class RedisPoolTests: XCTestCase {
     XCTAssertEqual(statistics.latencyBucketCounts.reduce(0, +), statistics.commands[.ok]! + 1)
   }
 
+  /// Replies are built in each connection's arena and dropped whole after their callback: a
+  /// reply larger than the arena's block, nested arrays with nils and integers, empty arrays and
+  /// a nil array all read back exactly, one after another on the same connection (so each
+  /// reset leaves the next reply intact).
+  func testRepliesOfEveryShapeAndSizeReadBackExactlyFromTheArena() throws {
+    let redis = try RedisServerProcess()
+    // One connection per loop; every command below runs on loop 0's.
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2)
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    // 600 fields of 64-byte values: ~60 KB of reply, well past the 16 KiB block.
+    var arguments = [Array("HSET".utf8), Array("big".utf8)]
+    var expected: [[UInt8]] = []
+    for index in 0..<600 {
+      let field = Array("field-\(index)".utf8)
+      let value = Array(String(repeating: String(index % 10), count: 64).utf8)
+      arguments += [field, value]
+      expected += [field, value]
+    }
+    XCTAssertEqual(try run(pool, RedisCommand(arguments: arguments)).get(), .integer(600))
+    let nested = RedisCommand("EVAL", "return {1, {2, 'two', {}}, false, 'x'}", "0")
+    for round in 0..<3 {
+      guard case .array(let fields) = try run(pool, RedisCommand("HGETALL", "big")).get() else {
+        return XCTFail("HGETALL is an array (round \(round))")
+      }
+      XCTAssertEqual(fields.count, 1200)
+      let bytes = fields.compactMap { field -> [UInt8]? in
+        guard case .bulk(let bytes) = field else { return nil }
+        return bytes
+      }
+      XCTAssertEqual(Set(bytes), Set(expected), "round \(round)")
+      XCTAssertEqual(
+        try run(pool, nested).get(),
+        .array([.integer(1), .array([.integer(2), .bulk(Array("two".utf8)), .array([])]), .null, .bulk([120])]))
+      XCTAssertEqual(try run(pool, RedisCommand("HGETALL", "missing")).get(), .array([]))
+      XCTAssertEqual(try run(pool, RedisCommand("BLPOP", "nothing", "0.01")).get(), .null)
+      XCTAssertEqual(try run(pool, RedisCommand("PING")).get(), .status("PONG"))
+    }
+  }
+
   func testPoolOpensExactlyPoolSizeNamedConnectionsSpreadOverLoops() throws {
     let redis = try RedisServerProcess()
     let pool = try makePool("redis://127.0.0.1:\(redis.port)")

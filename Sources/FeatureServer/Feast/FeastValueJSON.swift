@@ -122,7 +122,7 @@ enum FeastValueJSON {
   private static let falseText: [UInt8] = Array("false".utf8)
 
   static func appendInteger(_ value: Int64, to output: inout [UInt8]) {
-    output.append(contentsOf: String(value).utf8)
+    DecimalDigits.append(value, to: &output)
   }
 
   /// Python's `repr` of a float, which the standard library's shortest round-trip text equals;

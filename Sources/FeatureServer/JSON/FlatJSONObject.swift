@@ -47,6 +47,7 @@ struct FlatJSONObject {
       scanner.position += 1
       var names = MemberNames()
       if !scanner.take(UInt8(ascii: "}")) {
+        members.reserveCapacity(16)
         while true {
           scanner.skipWhitespace()
           guard scanner.peek() == UInt8(ascii: "\"") else { throw scanner.error("expected a member name") }

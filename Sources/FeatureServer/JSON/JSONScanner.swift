@@ -247,6 +247,7 @@ struct MemberNames {
   mutating func insert(_ name: String) -> Bool {
     if set.isEmpty {
       if list.contains(name) { return false }
+      if list.isEmpty { list.reserveCapacity(16) }  // one allocation, not one per doubling
       list.append(name)
       if list.count > 16 {
         set = Set(list)

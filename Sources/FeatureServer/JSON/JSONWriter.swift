@@ -8,11 +8,11 @@ enum JSONWriter {
   }
 
   static func appendRaw(_ text: StaticString, to output: inout [UInt8]) {
-    output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    output.append(literal: text)
   }
 
   static func appendInteger(_ value: Int64, to output: inout [UInt8]) {
-    output.append(contentsOf: String(value).utf8)
+    DecimalDigits.append(value, to: &output)
   }
 
   /// Shortest round-trip text; non-finite values (never stored) become null.
@@ -35,13 +35,13 @@ enum JSONWriter {
 
   /// Nanoseconds as milliseconds with three decimals (microsecond resolution): "0.084".
   static func appendMilliseconds(_ nanoseconds: UInt64, to output: inout [UInt8]) {
-    let microseconds = (nanoseconds + 500) / 1000
-    output.append(contentsOf: String(microseconds / 1000).utf8)
+    let microseconds = nanoseconds / 1000 + (nanoseconds % 1000 >= 500 ? 1 : 0)  // no overflow near UInt64.max
+    DecimalDigits.append(microseconds / 1000, to: &output)
     output.append(UInt8(ascii: "."))
     let fraction = microseconds % 1000
     if fraction < 100 { output.append(UInt8(ascii: "0")) }
     if fraction < 10 { output.append(UInt8(ascii: "0")) }
-    output.append(contentsOf: String(fraction).utf8)
+    DecimalDigits.append(fraction, to: &output)
   }
 
   static func appendValue(_ value: FeatureValue?, to output: inout [UInt8]) {

@@ -66,19 +66,29 @@ extension FeatureService {
       if let merchant, let index = plan.merchantCategory, case .string(let text)? = merchant.value(at: index) {
         storedCategory = text
       }
+      // The loop's buffers are moved out for the request and back after: appending to a class's
+      // array property checks exclusive access at run time on every append.
+      var onDemand = scratch.onDemand
+      var inputs = scratch.inputs
+      scratch.onDemand = []
+      scratch.inputs = []
+      defer {
+        scratch.onDemand = onDemand
+        scratch.inputs = inputs
+      }
       OnDemandFeature.compute(
         request, customerMean: stored(customer, plan.customerMean), customerStd: stored(customer, plan.customerStd),
-        storedCategory: storedCategory, into: &scratch.onDemand)
-      scratch.inputs.removeAll(keepingCapacity: true)
+        storedCategory: storedCategory, into: &onDemand)
+      inputs.removeAll(keepingCapacity: true)
       var degraded = false
       for source in plan.sources {
         switch source {
         case .stored(let entity, let feature):
           let value = stored(rows[entity], feature)
           if value.isNaN { degraded = true }
-          scratch.inputs.append(Float(value))
+          inputs.append(Float(value))
         case .onDemand(let index):
-          let value = scratch.onDemand[index]
+          let value = onDemand[index]
           // Missing because stored data is missing (not because the request left a field out).
           if value.isNaN
             && (index == OnDemandFeature.amountZScoreIndex
@@ -86,14 +96,14 @@ extension FeatureService {
           {
             degraded = true
           }
-          scratch.inputs.append(Float(value))
+          inputs.append(Float(value))
         }
       }
       if let drift = loaded.drift {
-        scratch.inputs.withUnsafeBufferPointer { drift.record($0, loop: loopIndex, now: fetched) }
+        inputs.withUnsafeBufferPointer { drift.record($0, loop: loopIndex, now: fetched) }
       }
       let inferenceStarted = monotonicNanoseconds()
-      let output = scratch.inputs.withUnsafeBufferPointer { loaded.model.predict($0) }
+      let output = inputs.withUnsafeBufferPointer { loaded.model.predict($0) }
       let probability = loaded.model.objective == .binaryLogitRaw ? 1 / (1 + expf(-output)) : output
       let inferenceNanoseconds = monotonicNanoseconds() &- inferenceStarted
       let isFraud = Double(probability) >= configuration.fraudThreshold
@@ -120,7 +130,7 @@ extension FeatureService {
       JSONWriter.appendRaw(degraded ? #"},"degraded":true"# : #"},"degraded":false"#, to: &body)
       JSONWriter.appendRaw(#","missing_features":["#, to: &body)
       var first = true
-      for (index, value) in scratch.inputs.enumerated() where value.isNaN {
+      for (index, value) in inputs.enumerated() where value.isNaN {
         if !first { body.append(UInt8(ascii: ",")) }
         first = false
         JSONWriter.appendString(loaded.model.featureNames[index], to: &body)
@@ -128,7 +138,7 @@ extension FeatureService {
       body.append(UInt8(ascii: "]"))
       if explain {
         JSONWriter.appendRaw(#","features":{"#, to: &body)
-        for (index, value) in scratch.inputs.enumerated() {
+        for (index, value) in inputs.enumerated() {
           if index > 0 { body.append(UInt8(ascii: ",")) }
           JSONWriter.appendString(loaded.model.featureNames[index], to: &body)
           body.append(UInt8(ascii: ":"))

@@ -33,6 +33,35 @@ enum RowResult {
   }
 }
 
+/// The rows of one `read(rows:)` call being fetched: answered together, in order, once the last
+/// one is in.
+private final class RowBatch {
+  var results: [RowResult?]
+  /// Rows not in yet, plus one until every row has been scheduled.
+  var pending = 1
+  private var completion: (([RowResult]) -> Void)?
+
+  init(count: Int, completion: @escaping ([RowResult]) -> Void) {
+    results = [RowResult?](repeating: nil, count: count)
+    self.completion = completion
+  }
+
+  func complete(_ position: Int, _ result: RowResult) {
+    results[position] = result
+    itemDone()
+  }
+
+  /// Every row has been scheduled (some may already be in).
+  func scheduled() { itemDone() }
+
+  private func itemDone() {
+    pending -= 1
+    guard pending == 0, let completion else { return }
+    self.completion = nil
+    completion(results.map { $0 ?? .unavailable(.unavailable) })
+  }
+}
+
 /// One loop's path from a key to its row, in any store layout: the shared cache, then
 /// (single-flight across loops) Redis, with stale-if-error. Runs on its loop only.
 final class FeatureReader {
@@ -93,16 +122,27 @@ final class FeatureReader {
 
   private func rowKey(_ entity: EntityDefinition, position: Int?, id: String) -> RowKey {
     guard let position else { return RowKey(registry.redisKey(entity: entity.name, id: id)) }
-    var bytes = rowKeyPrefixes[position]
-    bytes.append(contentsOf: id.utf8)
-    return RowKey(bytes)
+    return RowKey(Self.joined(rowKeyPrefixes[position], id, suffix: nil))
   }
 
   private func eventsKey(position: Int, id: String) -> RowKey {
-    var bytes = eventsKeyPrefixes[position]
-    bytes.append(contentsOf: id.utf8)
-    bytes.append(UInt8(ascii: "}"))
-    return RowKey(bytes)
+    RowKey(Self.joined(eventsKeyPrefixes[position], id, suffix: UInt8(ascii: "}")))
+  }
+
+  /// `prefix`, the id's bytes and `suffix`, in one allocation of the right size (copying the
+  /// prefix and then appending would allocate twice).
+  private static func joined(_ prefix: [UInt8], _ id: String, suffix: UInt8?) -> [UInt8] {
+    var id = id
+    return id.withUTF8 { idBytes in
+      [UInt8](unsafeUninitializedCapacity: prefix.count + idBytes.count + 1) { buffer, count in
+        count = prefix.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
+        count += UnsafeMutableBufferPointer(rebasing: buffer[count...]).initialize(fromContentsOf: idBytes)
+        if let suffix {
+          buffer[count] = suffix
+          count += 1
+        }
+      }
+    }
   }
 
   /// Reads one native instance (with its window features, when its entity declares them).
@@ -160,25 +200,23 @@ final class FeatureReader {
     completion: @escaping ([ReadResult]) -> Void
   ) {
     var rows: [(source: RowSource, key: RowKey)] = []
-    rows.reserveCapacity(items.count)
-    var windowRows: [Int?] = []  // by item: the position of its events read in `rows`
+    rows.reserveCapacity(items.count * (windows ? 2 : 1))
+    var positions: [Int?] = []  // by item: its entity's registry position (looked up once)
+    positions.reserveCapacity(items.count)
     for item in items {
-      rows.append(
-        (source(of: item.entity), rowKey(item.entity, position: position(of: item.entity), id: item.id)))
-      windowRows.append(nil)
+      let position = position(of: item.entity)
+      positions.append(position)
+      let source = position.map { nativeSources[$0] } ?? NativeRowSource(entity: item.entity, position: 0)
+      rows.append((source, rowKey(item.entity, position: position, id: item.id)))
     }
+    var windowRows: [Int?]? = nil  // by item: the position of its events read in `rows`
     for (index, item) in items.enumerated() where windows {
-      guard let position = position(of: item.entity), let events = windowSources[position] else {
-        continue
-      }
-      windowRows[index] = rows.count
+      guard let position = positions[index], let events = windowSources[position] else { continue }
+      if windowRows == nil { windowRows = [Int?](repeating: nil, count: items.count) }
+      windowRows?[index] = rows.count
       rows.append((events, eventsKey(position: position, id: item.id)))
     }
-    guard windowRows.contains(where: { $0 != nil }) else { return read(rows: rows) { completion($0.map(\.native)) } }
-    var positions: [Int?] = []  // by item: its entity's registry position when it has windows
-    for (index, item) in items.enumerated() {
-      positions.append(windowRows[index] == nil ? nil : position(of: item.entity))
-    }
+    guard let windowRows else { return read(rows: rows) { completion($0.map(\.native)) } }
     read(rows: rows) { results in
       let now = wallClockMicroseconds()
       completion(
@@ -214,35 +252,24 @@ final class FeatureReader {
       cachedPrefix.append(cached)
     }
     if cachedPrefix.count == items.count { return completion(cachedPrefix) }
-    var results = [RowResult?](repeating: nil, count: items.count)
-    for (position, cached) in cachedPrefix.enumerated() { results[position] = cached }
-    var pendingCount = 0
+    let batch = RowBatch(count: items.count, completion: completion)
+    for (position, cached) in cachedPrefix.enumerated() { batch.results[position] = cached }
     var commands: [(RedisCommand, (RedisReplyResult) -> Void)] = []
-    var completed = false
-    func itemDone() {
-      pendingCount -= 1
-      if pendingCount == 0 && !completed {
-        completed = true
-        completion(results.map { $0 ?? .unavailable(.unavailable) })
-      }
-    }
-    pendingCount = 1  // held until every item is scheduled
     for (position, item) in items.enumerated().dropFirst(cachedPrefix.count) {
       // The row that ended the cached prefix was looked up already (and missed).
       if position > cachedPrefix.count, let cached = lookup(item.key, source: item.source) {
-        results[position] = cached
+        batch.results[position] = cached
         continue
       }
-      pendingCount += 1
+      batch.pending += 1
       fetch(item.key, source: item.source) { finish in
         commands.append((item.source.readCommand(item.key), finish))
       } completion: { result in
-        results[position] = result
-        itemDone()
+        batch.complete(position, result)
       }
     }
     if !commands.isEmpty { redis.send(viewingBatch: commands) }
-    itemDone()
+    batch.scheduled()
   }
 
   /// A cached answer, or nil when Redis must be asked.
@@ -276,71 +303,90 @@ final class FeatureReader {
   }
 
   /// Fetches `key` once however many callers miss it at the same time (single-flight): `send`
-  /// is called only for the first, with the function that ends the fetch.
+  /// is called only for the first, with the function that ends the fetch. (Methods, not local
+  /// closures, turn a reply into an outcome and an outcome into a result: a cache miss is on the
+  /// hot path when the cache is off, and every closure is an allocation.)
   private func fetch(
     _ key: RowKey, source: RowSource, countsAsRead requested: Bool = true,
     send: (@escaping (RedisReplyResult) -> Void) -> Void, completion: @escaping (RowResult) -> Void
   ) {
-    let countsAsRead = requested && source.countsInCacheMetrics
-    let deliver: (FeatureCache.FetchOutcome) -> Void = { outcome in
-      switch outcome {
-      case .found(let row):
-        if countsAsRead { self.metrics.recordCache(.miss) }
-        completion(.found(row, .miss))
-      case .missing:
-        if countsAsRead { self.metrics.recordCache(.miss) }
-        completion(.missing(.miss))
-      case .invalid:
-        if countsAsRead { self.metrics.recordCache(.miss) }
-        completion(.invalid(.miss))
-      case .failed(let error):
-        guard requested else { return completion(.unavailable(error)) }  // a background refresh
-        if let cache = self.cache, case .expired(let stale) = cache.lookup(key, now: monotonicNanoseconds()) {
-          if countsAsRead { self.metrics.recordCache(.stale) }
-          switch stale {
-          case .row(let row): completion(.found(row, .stale))
-          case .missing: completion(.missing(.stale))
-          case .invalid: completion(.invalid(.stale))
-          }
-        } else {
-          completion(.unavailable(error))
-        }
-      }
-    }
-    // Runs inside the reply callback: the view is decoded here and not kept.
-    let outcome: (RedisReplyResult) -> FeatureCache.FetchOutcome = { result in
-      switch result {
-      case .success(let reply):
-        switch source.decode(reply) {
-        case .row(let row, let decodeErrors):
-          if decodeErrors > 0 {
-            self.metrics.decodeErrors.wrappingIncrement(by: decodeErrors, ordering: .relaxed)
-            self.logStoredProblem(
-              "stored values do not decode as their type; served as null", key: key, source: source,
-              detail: "\(decodeErrors) value(s)")
-          }
-          return .found(row)
-        case .missing:
-          return .missing
-        case .invalid(let detail):
-          // The connection is fine and so is Redis; the row is bad. The details go to the log only.
-          self.storedRowRefused(key, source: source, detail: detail)
-          return .invalid
-        }
-      case .failure(let error):
-        return .failed(error)
-      }
-    }
     guard let cache else {
-      send { deliver(outcome($0)) }
+      send { result in
+        self.deliver(
+          self.outcome(of: result, key: key, source: source), key: key, source: source,
+          requested: requested, completion: completion)
+      }
       return
     }
-    if cache.join(key, loop: loop, deliver) {
+    let joined = cache.join(key, loop: loop) { outcome in
+      self.deliver(outcome, key: key, source: source, requested: requested, completion: completion)
+    }
+    if joined {
       let ticket = source.fetchTicket
       send { result in
-        cache.finish(key, outcome(result), now: monotonicNanoseconds(), on: self.loop) {
+        cache.finish(
+          key, self.outcome(of: result, key: key, source: source), now: monotonicNanoseconds(), on: self.loop
+        ) {
           source.cacheLifetime(since: ticket)
         }
+      }
+    }
+  }
+
+  /// What a fetch's reply means for the cache. Runs inside the reply callback: the view is
+  /// decoded here and not kept.
+  private func outcome(of result: RedisReplyResult, key: RowKey, source: RowSource) -> FeatureCache.FetchOutcome {
+    switch result {
+    case .success(let reply):
+      switch source.decode(reply) {
+      case .row(let row, let decodeErrors):
+        if decodeErrors > 0 {
+          metrics.decodeErrors.wrappingIncrement(by: decodeErrors, ordering: .relaxed)
+          logStoredProblem(
+            "stored values do not decode as their type; served as null", key: key, source: source,
+            detail: "\(decodeErrors) value(s)")
+        }
+        return .found(row)
+      case .missing:
+        return .missing
+      case .invalid(let detail):
+        // The connection is fine and so is Redis; the row is bad. The details go to the log only.
+        storedRowRefused(key, source: source, detail: detail)
+        return .invalid
+      }
+    case .failure(let error):
+      return .failed(error)
+    }
+  }
+
+  /// Answers one caller of a fetch: counted as a miss, or served stale when Redis failed and the
+  /// cache still holds an expired value (not for a background refresh, `requested` false).
+  private func deliver(
+    _ outcome: FeatureCache.FetchOutcome, key: RowKey, source: RowSource, requested: Bool,
+    completion: (RowResult) -> Void
+  ) {
+    let countsAsRead = requested && source.countsInCacheMetrics
+    switch outcome {
+    case .found(let row):
+      if countsAsRead { metrics.recordCache(.miss) }
+      completion(.found(row, .miss))
+    case .missing:
+      if countsAsRead { metrics.recordCache(.miss) }
+      completion(.missing(.miss))
+    case .invalid:
+      if countsAsRead { metrics.recordCache(.miss) }
+      completion(.invalid(.miss))
+    case .failed(let error):
+      guard requested else { return completion(.unavailable(error)) }  // a background refresh
+      if let cache, case .expired(let stale) = cache.lookup(key, now: monotonicNanoseconds()) {
+        if countsAsRead { metrics.recordCache(.stale) }
+        switch stale {
+        case .row(let row): completion(.found(row, .stale))
+        case .missing: completion(.missing(.stale))
+        case .invalid: completion(.invalid(.stale))
+        }
+      } else {
+        completion(.unavailable(error))
       }
     }
   }

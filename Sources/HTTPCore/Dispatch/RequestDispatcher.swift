@@ -9,10 +9,10 @@ public final class RequestDispatcher: Sendable {
   }
 
   /// Runs the handler for `request`, or answers the routing error through `responder`.
-  public func dispatch(_ request: HTTPRequest, _ responder: HTTPResponder) {
+  /// `request` is consumed: the route's parameters are set in place, not on a copy.
+  public func dispatch(_ request: consuming HTTPRequest, _ responder: HTTPResponder) {
     switch router.match(request.method, target: request.target) {
     case .found(let handler, let pattern, let parameters):
-      var request = request
       request.parameters = parameters
       request.routePattern = pattern
       handler(request, responder)

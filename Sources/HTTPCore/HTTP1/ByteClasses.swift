@@ -1,31 +1,28 @@
-/// Character classes of RFC 9110 §5.6, as 256-entry tables indexed by byte.
+/// Character classes of RFC 9110 §5.6, as tests on a byte. They run for every byte of every
+/// request head, so they are bit tests and comparisons on constants (a lazily built table costs a
+/// global's once-check and a bounds check per byte).
 enum ByteClass {
-  /// tchar: the characters of a token (method, field name, transfer coding).
-  static let token: [Bool] = {
-    var table = [Bool](repeating: false, count: 256)
-    for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = true }
-    for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = true }
-    for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = true }
-    for byte in "!#$%&'*+-.^_`|~".utf8 { table[Int(byte)] = true }
-    return table
-  }()
+  /// tchar: the characters of a token (method, field name, transfer coding): DIGIT, ALPHA and
+  /// ``!#$%&'*+-.^_`|~``, as a 128-bit set.
+  @inline(__always)
+  static func isToken(_ byte: UInt8) -> Bool {
+    if byte < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> UInt64(byte) & 1 != 0 }
+    if byte < 128 { return (0x57FF_FFFF_C7FF_FFFE as UInt64) >> UInt64(byte - 64) & 1 != 0 }
+    return false
+  }
 
   /// Bytes allowed in a field value: HTAB, SP, VCHAR and obs-text. No CR, LF, NUL or DEL.
-  static let fieldValue: [Bool] = {
-    var table = [Bool](repeating: false, count: 256)
-    table[0x09] = true
-    for byte in 0x20...0x7E { table[byte] = true }
-    for byte in 0x80...0xFF { table[byte] = true }
-    return table
-  }()
+  @inline(__always)
+  static func isFieldValue(_ byte: UInt8) -> Bool {
+    byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+  }
 
   /// Bytes allowed in a request target: visible ASCII only (RFC 3986 characters and a few that
   /// clients send unescaped); no spaces, controls or non-ASCII.
-  static let target: [Bool] = {
-    var table = [Bool](repeating: false, count: 256)
-    for byte in 0x21...0x7E { table[byte] = true }
-    return table
-  }()
+  @inline(__always)
+  static func isTarget(_ byte: UInt8) -> Bool {
+    byte >= 0x21 && byte <= 0x7E
+  }
 }
 
 extension UInt8 {

@@ -75,7 +75,7 @@ struct ChunkedDecoder {
       case .extensions:
         if byte == .cr {
           state = .sizeLineFeed
-        } else if byte == .lf || !ByteClass.fieldValue[Int(byte)] {
+        } else if byte == .lf || !ByteClass.isFieldValue(byte) {
           return .failure(bad("invalid character in a chunk extension"))
         } else {
           lineBytes += 1
@@ -115,7 +115,7 @@ struct ChunkedDecoder {
           index += 1
           continue
         }
-        guard ByteClass.token[Int(byte)] else { return .failure(bad("malformed trailer field")) }
+        guard ByteClass.isToken(byte) else { return .failure(bad("malformed trailer field")) }
         trailerCount += 1
         if trailerCount > limits.maxHeaderCount {
           return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "too many trailer fields"))
@@ -133,10 +133,10 @@ struct ChunkedDecoder {
         } else if !trailerLineSawColon {
           if byte == .colon {
             trailerLineSawColon = true
-          } else if !ByteClass.token[Int(byte)] {
+          } else if !ByteClass.isToken(byte) {
             return .failure(bad("malformed trailer field"))
           }
-        } else if !ByteClass.fieldValue[Int(byte)] {
+        } else if !ByteClass.isFieldValue(byte) {
           return .failure(bad("invalid character in a trailer field"))
         }
         index += 1

@@ -152,7 +152,8 @@ struct HTTP1RequestReader {
     for index in 0..<head.names.count {
       headers.fields.append((name: text(head.names[index]), value: text(head.values[index])))
     }
-    return HTTPRequest(
-      method: HTTPMethod(text(head.method)), target: text(head.target), version: head.version, headers: headers)
+    let method = HTTPMethod(
+      bytes: UnsafeRawBufferPointer(rebasing: bytes[head.method.start..<head.method.end]))
+    return HTTPRequest(method: method, target: text(head.target), version: head.version, headers: headers)
   }
 }

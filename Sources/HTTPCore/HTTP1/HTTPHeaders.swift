@@ -3,9 +3,25 @@ import Codecs
 /// An ordered list of header fields with case-insensitive lookup by name. Names keep the case they
 /// were received or set with.
 public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
-  @usableFromInline var fields: [(name: String, value: String)]
+  @usableFromInline var fields: [(name: String, value: String)] {
+    didSet { http1Lines = nil }
+  }
+
+  /// The fields as HTTP/1.1 lines (`Name: value\r\n` each, the fields the server owns left
+  /// out), when they were rendered ahead by `prerendered(_:)`; any change drops them.
+  private(set) var http1Lines: [UInt8]? = nil
 
   public init() { fields = [] }
+
+  /// Headers that many responses share (a route's `Content-Type` and `X-Cache`), rendered for
+  /// HTTP/1.1 once here instead of field by field in every response.
+  public static func prerendered(_ fields: [(String, String)]) -> HTTPHeaders {
+    var headers = HTTPHeaders(fields)
+    var lines: [UInt8] = []
+    ResponseSerializer.appendFieldLines(headers, to: &lines)
+    headers.http1Lines = lines
+    return headers
+  }
 
   public init(_ fields: [(String, String)]) {
     self.fields = fields.map { (name: $0.0, value: $0.1) }

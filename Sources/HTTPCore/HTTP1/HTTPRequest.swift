@@ -1,5 +1,9 @@
 import Codecs
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// One parsed HTTP request, as a handler sees it.
 public struct HTTPRequest: Sendable {
   public var method: HTTPMethod
@@ -28,14 +32,27 @@ public struct HTTPRequest: Sendable {
 
   /// The path part of the target (before `?`), still percent-encoded.
   public var path: Substring {
-    if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<question] }
+    if let question = questionMark { return target[..<question] }
     return target[...]
   }
 
   /// The raw query string (after `?`), or nil.
   public var query: Substring? {
-    guard let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+    guard let question = questionMark else { return nil }
     return target[target.utf8.index(after: question)...]
+  }
+
+  /// Where the target's `?` is: found with memchr in the target's contiguous bytes (every GET
+  /// asks, most have none).
+  private var questionMark: String.Index? {
+    let offset = target.utf8.withContiguousStorageIfAvailable { bytes -> Int? in
+      guard let base = bytes.baseAddress, let found = memchr(base, Int32(UInt8(ascii: "?")), bytes.count) else {
+        return nil
+      }
+      return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
+    guard let offset else { return target.utf8.firstIndex(of: UInt8(ascii: "?")) }
+    return offset.map { target.utf8.index(target.utf8.startIndex, offsetBy: $0) }
   }
 
   /// The query's name/value pairs, percent-decoded (`+` is a space), in order. Pairs that are
@@ -58,17 +75,32 @@ public struct HTTPRequest: Sendable {
   }
 }
 
-/// Path parameters captured by the router, in pattern order.
+/// Path parameters captured by the router, in pattern order. Routes have one or two, so two are
+/// held inline (no array per request); more go to an array.
 public struct PathParameters: Sendable {
-  var items: [(name: String, value: String)] = []
+  private var first: (name: String, value: String)? = nil
+  private var second: (name: String, value: String)? = nil
+  private var rest: [(name: String, value: String)] = []
 
   public init() {}
 
+  mutating func append(name: String, value: String) {
+    if first == nil {
+      first = (name, value)
+    } else if second == nil {
+      second = (name, value)
+    } else {
+      rest.append((name, value))
+    }
+  }
+
   /// The decoded value captured for `:name`.
   public subscript(name: String) -> String? {
-    for item in items where item.name == name { return item.value }
+    if let first, first.name == name { return first.value }
+    if let second, second.name == name { return second.value }
+    for item in rest where item.name == name { return item.value }
     return nil
   }
 
-  public var count: Int { items.count }
+  public var count: Int { (first == nil ? 0 : 1) + (second == nil ? 0 : 1) + rest.count }
 }

@@ -4,14 +4,14 @@
 public enum HTTPSyntax {
   /// True when `name` is a non-empty token (a valid field name or method).
   public static func isToken<S: StringProtocol>(_ name: S) -> Bool {
-    !name.utf8.isEmpty && name.utf8.allSatisfy { ByteClass.token[Int($0)] }
+    !name.utf8.isEmpty && name.utf8.allSatisfy { ByteClass.isToken($0) }
   }
 
   /// True for a byte allowed in a field value: HTAB, SP, VCHAR, obs-text (no CR, LF, NUL, DEL).
-  public static func isFieldValueByte(_ byte: UInt8) -> Bool { ByteClass.fieldValue[Int(byte)] }
+  public static func isFieldValueByte(_ byte: UInt8) -> Bool { ByteClass.isFieldValue(byte) }
 
   /// True for a byte allowed in a request target (visible ASCII).
-  public static func isTargetByte(_ byte: UInt8) -> Bool { ByteClass.target[Int(byte)] }
+  public static func isTargetByte(_ byte: UInt8) -> Bool { ByteClass.isTarget(byte) }
 
   /// True when `value` is a valid field value.
   public static func isFieldValue<S: StringProtocol>(_ value: S) -> Bool { value.utf8.allSatisfy(isFieldValueByte) }

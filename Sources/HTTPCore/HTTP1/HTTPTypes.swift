@@ -1,3 +1,9 @@
+import Codecs
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// An HTTP request method. The common ones are cases; anything else that is a valid token is
 /// kept as `.other`.
 public enum HTTPMethod: Hashable, Sendable, CustomStringConvertible {
@@ -16,6 +22,22 @@ public enum HTTPMethod: Hashable, Sendable, CustomStringConvertible {
     case "TRACE": self = .trace
     case "CONNECT": self = .connect
     default: self = .other(text)
+    }
+  }
+
+  /// The method named by a request line's bytes: the common ones are recognised without making
+  /// a String first (this runs for every request).
+  init(bytes: UnsafeRawBufferPointer) {
+    func named(_ name: StaticString) -> Bool {
+      name.utf8CodeUnitCount == bytes.count && memcmp(name.utf8Start, bytes.baseAddress!, bytes.count) == 0
+    }
+    switch bytes.count {
+    case 3 where named("GET"): self = .get
+    case 4 where named("POST"): self = .post
+    case 4 where named("HEAD"): self = .head
+    case 3 where named("PUT"): self = .put
+    case 6 where named("DELETE"): self = .delete
+    default: self.init(String(decoding: bytes, as: UTF8.self))
     }
   }
 
@@ -40,9 +62,19 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
   public let code: Int
   public let reason: String
 
+  /// `HTTP/1.1 <code> <reason>\r\n`, made once per status (the common ones are constants).
+  let http1StatusLine: [UInt8]
+
   public init(code: Int, reason: String? = nil) {
     self.code = code
     self.reason = reason ?? HTTPStatus.standardReason(code)
+    var line: [UInt8] = []
+    line.append(literal: "HTTP/1.1 ")
+    DecimalDigits.append(code, to: &line)
+    line.append(UInt8(ascii: " "))
+    line.append(contentsOf: self.reason.utf8)
+    line.append(literal: "\r\n")
+    http1StatusLine = line
   }
 
   public var description: String { "\(code) \(reason)" }

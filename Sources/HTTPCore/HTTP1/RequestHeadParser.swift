@@ -107,7 +107,7 @@ enum RequestHeadParser {
       }
       // Field name: a token, then the colon with no whitespace before it.
       var cursor = position
-      while cursor < lineEnd, ByteClass.token[Int(base[cursor])] { cursor += 1 }
+      while cursor < lineEnd, ByteClass.isToken(base[cursor]) { cursor += 1 }
       guard cursor > position else {
         return .failure(HTTPParseError(.badRequest, "header field with an empty or invalid name"))
       }
@@ -122,7 +122,7 @@ enum RequestHeadParser {
       while cursor < lineEnd, base[cursor] == .space || base[cursor] == .tab { cursor += 1 }
       let valueStart = cursor
       var valueEnd = lineEnd
-      for index in valueStart..<lineEnd where !ByteClass.fieldValue[Int(base[index])] {
+      for index in valueStart..<lineEnd where !ByteClass.isFieldValue(base[index]) {
         return .failure(
           HTTPParseError(
             .badRequest, base[index] == .cr ? "bare CR in a header field" : "invalid character in a header field value")
@@ -236,14 +236,14 @@ enum RequestHeadParser {
     }
     let end = lineFeed - 1
     var cursor = start
-    while cursor < end, ByteClass.token[Int(base[cursor])] { cursor += 1 }
+    while cursor < end, ByteClass.isToken(base[cursor]) { cursor += 1 }
     guard cursor > start, cursor < end, base[cursor] == .space else {
       return HTTPParseError(.badRequest, "malformed method in the request line")
     }
     head.method = .init(start: start, end: cursor)
     cursor += 1
     let targetStart = cursor
-    while cursor < end, ByteClass.target[Int(base[cursor])] { cursor += 1 }
+    while cursor < end, ByteClass.isTarget(base[cursor]) { cursor += 1 }
     guard cursor > targetStart, cursor < end, base[cursor] == .space else {
       return HTTPParseError(.badRequest, "malformed request target")
     }

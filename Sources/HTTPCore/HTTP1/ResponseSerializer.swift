@@ -42,14 +42,31 @@ enum ResponseSerializer {
     status: HTTPStatus, headers: HTTPHeaders, contentLength: Int, to output: inout [UInt8], keepAlive: Bool,
     version: HTTPVersion, date: DateCache
   ) {
-    output.append(contentsOf: "HTTP/1.1 ".utf8)
-    appendDecimal(status.code, to: &output)
-    output.append(.space)
-    output.append(contentsOf: status.reason.utf8)
-    output.append(contentsOf: "\r\n".utf8)
+    output.append(contentsOf: status.http1StatusLine)
+    if let lines = headers.http1Lines {
+      output.append(contentsOf: lines)
+    } else {
+      appendFieldLines(headers, to: &output)
+    }
+    if status.code >= 200 && status.code != 204 && status.code != 304 {
+      output.append(literal: "Content-Length: ")
+      DecimalDigits.append(contentLength, to: &output)
+      output.append(literal: "\r\n")
+    }
+    if !keepAlive {
+      output.append(literal: "Connection: close\r\n")
+    } else if version == .http1_0 {
+      output.append(literal: "Connection: keep-alive\r\n")
+    }
+    date.append(to: &output)
+    output.append(literal: "\r\n")
+  }
+
+  /// `Name: value\r\n` for each field, leaving out the ones the server owns (framing, connection
+  /// management and Date).
+  static func appendFieldLines(_ headers: HTTPHeaders, to output: inout [UInt8]) {
     for field in headers.fields {
-      // The server owns framing and connection management. (By length first: most fields have
-      // none of these lengths, and this runs for every field of every response.)
+      // By length first: most fields have none of these lengths.
       switch field.name.utf8.count {
       case 14: if ASCII.equalsIgnoringCase(field.name, "content-length") { continue }
       case 10: if ASCII.equalsIgnoringCase(field.name, "connection") { continue }
@@ -58,46 +75,12 @@ enum ResponseSerializer {
       default: break
       }
       output.append(contentsOf: field.name.utf8)
-      output.append(contentsOf: ": ".utf8)
+      output.append(literal: ": ")
       output.append(contentsOf: field.value.utf8)
-      output.append(contentsOf: "\r\n".utf8)
+      output.append(literal: "\r\n")
     }
-    if status.code >= 200 && status.code != 204 && status.code != 304 {
-      output.append(contentsOf: "Content-Length: ".utf8)
-      appendDecimal(contentLength, to: &output)
-      output.append(contentsOf: "\r\n".utf8)
-    }
-    if !keepAlive {
-      output.append(contentsOf: "Connection: close\r\n".utf8)
-    } else if version == .http1_0 {
-      output.append(contentsOf: "Connection: keep-alive\r\n".utf8)
-    }
-    date.append(to: &output)
-    output.append(contentsOf: "\r\n".utf8)
   }
 
-  @inline(__always)
-  static func appendDecimal(_ value: Int, to output: inout [UInt8]) {
-    if value < 10 {
-      output.append(UInt8(ascii: "0") + UInt8(value))
-      return
-    }
-    var digits:
-      (
-        UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-        UInt8, UInt8, UInt8, UInt8
-      ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var remaining = value
-    var count = 0
-    withUnsafeMutableBytes(of: &digits) { raw in
-      while remaining > 0 && count < 20 {
-        raw[19 - count] = UInt8(ascii: "0") + UInt8(remaining % 10)
-        remaining /= 10
-        count += 1
-      }
-      output.append(contentsOf: raw[(20 - count)...])
-    }
-  }
 }
 
 /// The `Date` header line, formatted once per second (RFC 9110 §5.6.7 IMF-fixdate).

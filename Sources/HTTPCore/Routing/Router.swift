@@ -17,9 +17,23 @@ public typealias HTTPHandler = @Sendable (HTTPRequest, HTTPResponder) -> Void
 public final class Router: @unchecked Sendable {
   final class Node {
     var literals: [(segment: [UInt8], node: Node)] = []
-    var parameter: (name: String, node: Node)? = nil
-    var wildcard: (name: String, node: Node)? = nil
+    var parameter: (name: Unmanaged<NameBox>, node: Node)? = nil
+    var wildcard: (name: Unmanaged<NameBox>, node: Node)? = nil
+    /// Keeps the boxes the two fields above name without retaining them on every request.
+    var names: [NameBox] = []
+
+    func box(_ name: String) -> Unmanaged<NameBox> {
+      let box = NameBox(name)
+      names.append(box)
+      return Unmanaged.passUnretained(box)
+    }
     var handlers: [(method: HTTPMethod, pattern: String, handler: HTTPHandler)] = []
+  }
+
+  /// A parameter's name, referred to (unretained) from the search's stack memory.
+  final class NameBox {
+    let name: String
+    init(_ name: String) { self.name = name }
   }
 
   /// The outcome of a lookup.
@@ -43,17 +57,18 @@ public final class Router: @unchecked Sendable {
       if segment.hasPrefix(":") {
         let name = String(segment.dropFirst())
         if let existing = node.parameter {
+          let existingName = existing.name.takeUnretainedValue().name
           precondition(
-            existing.name == name, "conflicting parameter names :\(existing.name) and :\(name) in \(pattern)")
+            existingName == name, "conflicting parameter names :\(existingName) and :\(name) in \(pattern)")
           node = existing.node
         } else {
           let child = Node()
-          node.parameter = (name, child)
+          node.parameter = (node.box(name), child)
           node = child
         }
       } else if segment.hasPrefix("*") {
         let child = node.wildcard?.node ?? Node()
-        node.wildcard = (String(segment.dropFirst()), child)
+        node.wildcard = (node.box(String(segment.dropFirst())), child)
         node = child
         break
       } else {
@@ -94,75 +109,103 @@ public final class Router: @unchecked Sendable {
     return path.withUTF8 { match(method, path: $0) }
   }
 
-  private func match(_ method: HTTPMethod, path bytes: UnsafeBufferPointer<UInt8>) -> Match {
-    let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
-    var segments: [Range<Int>] = []
-    var position = 0
-    while position < end {
-      if bytes[position] == UInt8(ascii: "/") {
-        position += 1
-        continue
-      }
-      var segmentEnd = position
-      while segmentEnd < end && bytes[segmentEnd] != UInt8(ascii: "/") { segmentEnd += 1 }
-      segments.append(position..<segmentEnd)
-      position = segmentEnd
-    }
-    var captured: [(name: String, range: Range<Int>)] = []
-    guard let node = Router.find(root, segments[...], in: bytes, &captured) else { return .notFound }
-    var parameters = PathParameters()
-    for capture in captured {
-      let raw = UnsafeBufferPointer(rebasing: bytes[capture.range])
-      let text = String(decoding: raw, as: UTF8.self)
-      guard raw.contains(UInt8(ascii: "%")) else {
-        parameters.items.append((name: capture.name, value: text))
-        continue
-      }
-      guard let value = PercentDecoding.decode(text) else {
-        return .badPath("malformed percent-encoding in the path")
-      }
-      parameters.items.append((name: capture.name, value: value))
-    }
-    for entry in node.handlers where entry.method == method {
-      return .found(entry.handler, pattern: entry.pattern, parameters)
-    }
-    if method == .head {
-      for entry in node.handlers where entry.method == .get {
-        return .found(entry.handler, pattern: entry.pattern, parameters)
-      }
-    }
-    var allowed = node.handlers.map(\.method)
-    if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
-    return .methodNotAllowed(allowed: allowed)
+  /// A parameter or wildcard the search captured: its name (the route's) and its bytes.
+  private struct Capture {
+    var name: Unmanaged<NameBox>
+    var start: Int
+    var end: Int
   }
 
-  /// Depth-first search: literal, then parameter, then wildcard, backtracking when a branch
-  /// has no handlers for the remaining segments.
+  /// Runs for every request: no array is made for the segments or the captures (the search walks
+  /// the path's bytes, captures go to stack memory), only the parameters' values become Strings.
+  private func match(_ method: HTTPMethod, path bytes: UnsafeBufferPointer<UInt8>) -> Match {
+    var end = bytes.count
+    var slashes = 0
+    for index in 0..<bytes.count {
+      let byte = bytes[index]
+      if byte == UInt8(ascii: "?") {
+        end = index
+        break
+      }
+      if byte == UInt8(ascii: "/") { slashes += 1 }
+    }
+    // Where the last segment ends: what a wildcard captures to (trailing slashes are not part of it).
+    var lastSegmentEnd = end
+    while lastSegmentEnd > 0 && bytes[lastSegmentEnd - 1] == UInt8(ascii: "/") { lastSegmentEnd -= 1 }
+    // At most one capture per segment, and a path of n slashes has at most n + 1 segments.
+    return withUnsafeTemporaryAllocation(of: Capture.self, capacity: slashes + 1) { captures in
+      var captured = 0
+      guard
+        let node = Router.find(
+          root, from: 0, end: end, lastSegmentEnd: lastSegmentEnd, in: bytes, captures, &captured)
+      else { return .notFound }
+      var parameters = PathParameters()
+      for capture in captures[..<captured] {
+        let raw = UnsafeBufferPointer(rebasing: bytes[capture.start..<capture.end])
+        let name = capture.name.takeUnretainedValue().name
+        let text = String(decoding: raw, as: UTF8.self)
+        guard raw.contains(UInt8(ascii: "%")) else {
+          parameters.append(name: name, value: text)
+          continue
+        }
+        guard let value = PercentDecoding.decode(text) else {
+          return .badPath("malformed percent-encoding in the path")
+        }
+        parameters.append(name: name, value: value)
+      }
+      for entry in node.handlers where entry.method == method {
+        return .found(entry.handler, pattern: entry.pattern, parameters)
+      }
+      if method == .head {
+        for entry in node.handlers where entry.method == .get {
+          return .found(entry.handler, pattern: entry.pattern, parameters)
+        }
+      }
+      var allowed = node.handlers.map(\.method)
+      if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }
+      return .methodNotAllowed(allowed: allowed)
+    }
+  }
+
+  /// Depth-first search from byte `position`: literal, then parameter, then wildcard,
+  /// backtracking when a branch has no handlers for the remaining segments. Empty segments
+  /// (repeated slashes) are skipped.
   private static func find(
-    _ node: Node, _ segments: ArraySlice<Range<Int>>, in path: UnsafeBufferPointer<UInt8>,
-    _ captured: inout [(name: String, range: Range<Int>)]
+    _ node: Node, from position: Int, end: Int, lastSegmentEnd: Int, in path: UnsafeBufferPointer<UInt8>,
+    _ captures: UnsafeMutableBufferPointer<Capture>, _ captured: inout Int
   ) -> Node? {
-    guard let segment = segments.first else {
+    var start = position
+    while start < end && path[start] == UInt8(ascii: "/") { start += 1 }
+    guard start < end else {
       if !node.handlers.isEmpty { return node }
       if let wildcard = node.wildcard, !wildcard.node.handlers.isEmpty {
-        captured.append((wildcard.name, 0..<0))
+        captures[captured] = Capture(name: wildcard.name, start: 0, end: 0)
+        captured += 1
         return wildcard.node
       }
       return nil
     }
-    let rest = segments.dropFirst()
-    if let literal = node.literals.first(where: { same($0.segment, path, segment) }),
-      let found = find(literal.node, rest, in: path, &captured)
+    var segmentEnd = start
+    while segmentEnd < end && path[segmentEnd] != UInt8(ascii: "/") { segmentEnd += 1 }
+    if let literal = node.literals.first(where: { same($0.segment, path, start..<segmentEnd) }),
+      let found = find(
+        literal.node, from: segmentEnd, end: end, lastSegmentEnd: lastSegmentEnd, in: path, captures, &captured)
     {
       return found
     }
     if let parameter = node.parameter {
-      captured.append((parameter.name, segment))
-      if let found = find(parameter.node, rest, in: path, &captured) { return found }
-      captured.removeLast()
+      captures[captured] = Capture(name: parameter.name, start: start, end: segmentEnd)
+      captured += 1
+      if let found = find(
+        parameter.node, from: segmentEnd, end: end, lastSegmentEnd: lastSegmentEnd, in: path, captures, &captured)
+      {
+        return found
+      }
+      captured -= 1
     }
-    if let wildcard = node.wildcard, !wildcard.node.handlers.isEmpty, let last = segments.last {
-      captured.append((wildcard.name, segment.lowerBound..<last.upperBound))
+    if let wildcard = node.wildcard, !wildcard.node.handlers.isEmpty {
+      captures[captured] = Capture(name: wildcard.name, start: start, end: lastSegmentEnd)
+      captured += 1
       return wildcard.node
     }
     return nil
