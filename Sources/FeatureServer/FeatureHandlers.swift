@@ -37,27 +37,44 @@ extension FeatureService {
       case .failure(let error): return answer(responder, .features, error.response, since: started)
       }
     }
-    readers[responder.eventLoop.index].read(entity, id: id) { [self] result in
-      let response: HTTPResponse
-      switch result {
-      case .found(let row, let cacheResult):
-        var body: [UInt8] = []
-        body.reserveCapacity(row.renderedCount + 160)
-        render(
-          row, entity: entity, entityPosition: entityPosition, id: id, selection: selection, cache: cacheResult,
-          loopMetrics: metrics[responder.eventLoop.index], into: &body)
-        response = HTTPResponse(headers: cacheHeaders(cacheResult), body: body)
-      case .missing(let cacheResult):
-        var missing = HTTPResponse.error(.notFound, code: "not_found", message: "\(entity.name) '\(id)' not found")
-        missing.headers.add(name: "X-Cache", value: cacheLabel(cacheResult))
-        response = missing
-      case .invalid(let cacheResult):
-        response = invalidStoredRow(entity: entity, id: id, cache: cacheResult)
-      case .unavailable(let error):
-        response = unavailable(error)
+    // The completion is made only when Redis must be asked (`later`); a cache hit answers here.
+    let cached = readers[responder.eventLoop.index].read(entity, id: id) {
+      { [self] result in
+        answerFeatures(
+          result, entity: entity, entityPosition: entityPosition, id: id, selection: selection, responder: responder,
+          since: started)
       }
-      answer(responder, .features, response, since: started)
     }
+    if let cached {
+      answerFeatures(
+        cached, entity: entity, entityPosition: entityPosition, id: id, selection: selection, responder: responder,
+        since: started)
+    }
+  }
+
+  private func answerFeatures(
+    _ result: ReadResult, entity: EntityDefinition, entityPosition: Int, id: String, selection: [Int]?,
+    responder: HTTPResponder, since started: UInt64
+  ) {
+    let response: HTTPResponse
+    switch result {
+    case .found(let row, let cacheResult):
+      var body: [UInt8] = []
+      body.reserveCapacity(row.renderedCount + 160)
+      render(
+        row, entity: entity, entityPosition: entityPosition, id: id, selection: selection, cache: cacheResult,
+        loopMetrics: metrics[responder.eventLoop.index], into: &body)
+      response = HTTPResponse(headers: cacheHeaders(cacheResult), body: body)
+    case .missing(let cacheResult):
+      var missing = HTTPResponse.error(.notFound, code: "not_found", message: "\(entity.name) '\(id)' not found")
+      missing.headers.add(name: "X-Cache", value: cacheLabel(cacheResult))
+      response = missing
+    case .invalid(let cacheResult):
+      response = invalidStoredRow(entity: entity, id: id, cache: cacheResult)
+    case .unavailable(let error):
+      response = unavailable(error)
+    }
+    answer(responder, .features, response, since: started)
   }
 
   /// The answer for a key that holds something other than a feature row: the server's data is

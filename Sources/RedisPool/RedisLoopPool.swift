@@ -104,28 +104,28 @@ public final class RedisLoopPool {
   /// Sends several commands back to back (one round trip per server); each reply is handed to
   /// its own completion as a view, valid only while that completion runs. In a cluster the
   /// commands go to their nodes at once and each completes when its node answers.
-  public func send(viewingBatch commands: [(RedisCommand, (RedisReplyResult) -> Void)]) {
+  public func send(viewingBatch commands: [RedisViewRequest]) {
     guard !commands.isEmpty else { return }
     if let (error, outcome) = refusal(adding: commands.count) {
-      for (_, completion) in commands {
+      for request in commands {
         statistics.record(outcome)
-        completion(.failure(error))
+        request.completion(.failure(error))
       }
       return
     }
     if let single {
       // One connection for the whole batch: one write, one read.
       guard let connection = single.next(commandsPerWrite: commandsPerWrite) else {
-        for (_, completion) in commands {
+        for request in commands {
           statistics.record(.unavailable)
-          completion(.failure(.unavailable))
+          request.completion(.failure(.unavailable))
         }
         return
       }
-      for (command, completion) in commands { connection.send(command, completion: .view(completion)) }
+      for request in commands { connection.send(request.command, completion: .view(request.completion)) }
       return
     }
-    for (command, completion) in commands { dispatch(command, .view(completion), redirects: 0) }
+    for request in commands { dispatch(request.command, .view(request.completion), redirects: 0) }
   }
 
   /// Sends several commands back to back and completes once, with every result in order.

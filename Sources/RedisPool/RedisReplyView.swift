@@ -50,3 +50,17 @@ public struct RedisReplyView {
 
 /// A reply to read in place, or why there is none.
 public typealias RedisReplyResult = Result<RedisReplyView, RedisError>
+
+/// A command whose reply is read in place by its completion (see `RedisReplyView`), for
+/// `RedisLoopPool.send(viewingBatch:)`. A struct rather than a tuple: a closure kept in a tuple
+/// inside an array is stored in its most general form and wrapped in a new thunk (an allocation)
+/// each time it goes in or comes out.
+public struct RedisViewRequest {
+  public let command: RedisCommand
+  public let completion: (RedisReplyResult) -> Void
+
+  public init(_ command: RedisCommand, completion: @escaping (RedisReplyResult) -> Void) {
+    self.command = command
+    self.completion = completion
+  }
+}

@@ -270,24 +270,21 @@ final class RedisPoolTests: XCTestCase {
         }
       }
       pool.on(loop).send(viewingBatch: [
-        (
-          RedisCommand("HGETALL", "fs:customer:1"),
-          {
-            seen.append("1:" + describe($0)); done.fulfill()
-          }
-        ),
-        (
-          RedisCommand("HGETALL", "fs:account:404"),
-          {
-            seen.append("2:" + describe($0)); done.fulfill()
-          }
-        ),
-        (
-          RedisCommand("INCR", "fs:customer:1"),
-          {
-            seen.append("3:" + describe($0)); done.fulfill()
-          }
-        ),
+        RedisViewRequest(
+          RedisCommand("HGETALL", "fs:customer:1")
+        ) {
+          seen.append("1:" + describe($0)); done.fulfill()
+        },
+        RedisViewRequest(
+          RedisCommand("HGETALL", "fs:account:404")
+        ) {
+          seen.append("2:" + describe($0)); done.fulfill()
+        },
+        RedisViewRequest(
+          RedisCommand("INCR", "fs:customer:1")
+        ) {
+          seen.append("3:" + describe($0)); done.fulfill()
+        },
       ])
     }
     wait(for: [done], timeout: 5)

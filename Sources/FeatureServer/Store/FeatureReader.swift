@@ -147,11 +147,22 @@ final class FeatureReader {
 
   /// Reads one native instance (with its window features, when its entity declares them).
   func read(_ entity: EntityDefinition, id: String, completion: @escaping (ReadResult) -> Void) {
+    if let cached = read(entity, id: id, later: { completion }) { completion(cached) }
+  }
+
+  /// Reads one native instance: returns the answer when the cache holds all of it, or nil, and
+  /// the answer goes to the completion `later` makes. (A cache hit makes no closure: it is the
+  /// most common request and every closure is an allocation.)
+  func read(_ entity: EntityDefinition, id: String, later: () -> (ReadResult) -> Void) -> ReadResult? {
     let position = position(of: entity)
     let baseKey = rowKey(entity, position: position, id: id)
     guard entity.windows != nil, let position, let eventsSource = windowSources[position]
     else {
-      return read(source(of: entity), key: baseKey) { completion($0.native) }
+      let source = source(of: entity)
+      if let cached = lookup(baseKey, source: source) { return cached.native }
+      let completion = later()
+      fetchRow(source, key: baseKey) { completion($0.native) }
+      return nil
     }
     // The row and its events: from the cache when both are there (no batch, no closure),
     // else in one round trip.
@@ -159,16 +170,20 @@ final class FeatureReader {
     let eventsKey = eventsKey(position: position, id: id)
     if let base = lookup(baseKey, source: baseSource) {
       if let events = lookup(eventsKey, source: eventsSource) {
-        return completion(withWindows(base.native, events: events, position: position, now: wallClockMicroseconds()))
+        return withWindows(base.native, events: events, position: position, now: wallClockMicroseconds())
       }
-      return read(eventsSource, key: eventsKey) { events in
+      let completion = later()
+      fetchRow(eventsSource, key: eventsKey) { events in
         completion(self.withWindows(base.native, events: events, position: position, now: wallClockMicroseconds()))
       }
+      return nil
     }
+    let completion = later()
     read(rows: [(baseSource, baseKey), (eventsSource, eventsKey)]) { results in
       completion(
         self.withWindows(results[0].native, events: results[1], position: position, now: wallClockMicroseconds()))
     }
+    return nil
   }
 
   /// A read row with its window features computed from its events at `now`.
@@ -233,6 +248,11 @@ final class FeatureReader {
       completion(cached)
       return
     }
+    fetchRow(source, key: key, completion: completion)
+  }
+
+  /// Reads one row from Redis (the cache missed it), single-flight.
+  private func fetchRow(_ source: RowSource, key: RowKey, completion: @escaping (RowResult) -> Void) {
     fetch(key, source: source) { finish in
       self.redis.send(viewing: source.readCommand(key), completion: finish)
     } completion: {
@@ -254,7 +274,8 @@ final class FeatureReader {
     if cachedPrefix.count == items.count { return completion(cachedPrefix) }
     let batch = RowBatch(count: items.count, completion: completion)
     for (position, cached) in cachedPrefix.enumerated() { batch.results[position] = cached }
-    var commands: [(RedisCommand, (RedisReplyResult) -> Void)] = []
+    var commands: [RedisViewRequest] = []
+    commands.reserveCapacity(items.count - cachedPrefix.count)
     for (position, item) in items.enumerated().dropFirst(cachedPrefix.count) {
       // The row that ended the cached prefix was looked up already (and missed).
       if position > cachedPrefix.count, let cached = lookup(item.key, source: item.source) {
@@ -262,8 +283,18 @@ final class FeatureReader {
         continue
       }
       batch.pending += 1
+      guard cache != nil else {
+        // No cache, so no single-flight: the reply goes straight to its row (one closure).
+        let (source, key) = item
+        commands.append(
+          RedisViewRequest(source.readCommand(key)) { reply in
+            let outcome = self.outcome(of: reply, key: key, source: source)
+            batch.complete(position, self.result(of: outcome, key: key, source: source, requested: true))
+          })
+        continue
+      }
       fetch(item.key, source: item.source) { finish in
-        commands.append((item.source.readCommand(item.key), finish))
+        commands.append(RedisViewRequest(item.source.readCommand(item.key), completion: finish))
       } completion: { result in
         batch.complete(position, result)
       }
@@ -311,15 +342,15 @@ final class FeatureReader {
     send: (@escaping (RedisReplyResult) -> Void) -> Void, completion: @escaping (RowResult) -> Void
   ) {
     guard let cache else {
-      send { result in
-        self.deliver(
-          self.outcome(of: result, key: key, source: source), key: key, source: source,
-          requested: requested, completion: completion)
+      send { reply in
+        completion(
+          self.result(
+            of: self.outcome(of: reply, key: key, source: source), key: key, source: source, requested: requested))
       }
       return
     }
     let joined = cache.join(key, loop: loop) { outcome in
-      self.deliver(outcome, key: key, source: source, requested: requested, completion: completion)
+      completion(self.result(of: outcome, key: key, source: source, requested: requested))
     }
     if joined {
       let ticket = source.fetchTicket
@@ -359,34 +390,32 @@ final class FeatureReader {
     }
   }
 
-  /// Answers one caller of a fetch: counted as a miss, or served stale when Redis failed and the
-  /// cache still holds an expired value (not for a background refresh, `requested` false).
-  private func deliver(
-    _ outcome: FeatureCache.FetchOutcome, key: RowKey, source: RowSource, requested: Bool,
-    completion: (RowResult) -> Void
-  ) {
+  /// What one caller of a fetch gets: counted as a miss, or served stale when Redis failed and
+  /// the cache still holds an expired value (not for a background refresh, `requested` false).
+  private func result(
+    of outcome: FeatureCache.FetchOutcome, key: RowKey, source: RowSource, requested: Bool
+  ) -> RowResult {
     let countsAsRead = requested && source.countsInCacheMetrics
     switch outcome {
     case .found(let row):
       if countsAsRead { metrics.recordCache(.miss) }
-      completion(.found(row, .miss))
+      return .found(row, .miss)
     case .missing:
       if countsAsRead { metrics.recordCache(.miss) }
-      completion(.missing(.miss))
+      return .missing(.miss)
     case .invalid:
       if countsAsRead { metrics.recordCache(.miss) }
-      completion(.invalid(.miss))
+      return .invalid(.miss)
     case .failed(let error):
-      guard requested else { return completion(.unavailable(error)) }  // a background refresh
-      if let cache, case .expired(let stale) = cache.lookup(key, now: monotonicNanoseconds()) {
-        if countsAsRead { metrics.recordCache(.stale) }
-        switch stale {
-        case .row(let row): completion(.found(row, .stale))
-        case .missing: completion(.missing(.stale))
-        case .invalid: completion(.invalid(.stale))
-        }
-      } else {
-        completion(.unavailable(error))
+      guard requested else { return .unavailable(error) }  // a background refresh
+      guard let cache, case .expired(let stale) = cache.lookup(key, now: monotonicNanoseconds()) else {
+        return .unavailable(error)
+      }
+      if countsAsRead { metrics.recordCache(.stale) }
+      switch stale {
+      case .row(let row): return .found(row, .stale)
+      case .missing: return .missing(.stale)
+      case .invalid: return .invalid(.stale)
       }
     }
   }

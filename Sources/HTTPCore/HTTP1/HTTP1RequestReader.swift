@@ -148,9 +148,9 @@ struct HTTP1RequestReader {
       String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range.start..<range.end]), as: UTF8.self)
     }
     var headers = HTTPHeaders()
-    headers.fields.reserveCapacity(head.names.count)
-    for index in 0..<head.names.count {
-      headers.fields.append((name: text(head.names[index]), value: text(head.values[index])))
+    headers.fields.reserveCapacity(head.fields.count)
+    for field in head.fields {
+      headers.fields.append((name: text(field.name), value: text(field.value)))
     }
     let method = HTTPMethod(
       bytes: UnsafeRawBufferPointer(rebasing: bytes[head.method.start..<head.method.end]))

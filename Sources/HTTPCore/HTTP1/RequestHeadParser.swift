@@ -21,8 +21,10 @@ struct ParsedHead {
   var method: Range = .init(start: 0, end: 0)
   var target: Range = .init(start: 0, end: 0)
   var version: HTTPVersion = .http1_1
-  var names: [Range] = []
-  var values: [Range] = []
+  /// Each header field's name and value (one array: one allocation per request).
+  var fields: [(name: Range, value: Range)] = []
+  var names: [Range] { fields.map(\.name) }
+  var values: [Range] { fields.map(\.value) }
   /// Bytes the head occupies, including the empty line that ends it.
   var length = 0
   var framing: BodyFraming = .none
@@ -83,8 +85,7 @@ enum RequestHeadParser {
     var hostCount = 0
     var connectionClose = false
     var connectionKeepAlive = false
-    head.names.reserveCapacity(8)
-    head.values.reserveCapacity(8)
+    head.fields.reserveCapacity(8)
     while true {
       guard let lineFeed = findLineFeed(base, from: position, to: count) else {
         if count - headersStart > limits.maxHeaderBytes {
@@ -130,12 +131,11 @@ enum RequestHeadParser {
       }
       while valueEnd > valueStart, base[valueEnd - 1] == .space || base[valueEnd - 1] == .tab { valueEnd -= 1 }
       let value = ParsedHead.Range(start: valueStart, end: valueEnd)
-      if head.names.count == limits.maxHeaderCount {
+      if head.fields.count == limits.maxHeaderCount {
         return .failure(
           HTTPParseError(.requestHeaderFieldsTooLarge, "more than \(limits.maxHeaderCount) header fields"))
       }
-      head.names.append(name)
-      head.values.append(value)
+      head.fields.append((name, value))
 
       // Fields that decide framing and connection handling.
       switch name.end - name.start {
