@@ -128,6 +128,32 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     self.init(name, head: [key], tail: tail)
   }
 
+  /// The start of a `NAME key` command, encoded once (`*2`, then the name's bulk string), so the
+  /// reads that run for every cache miss (HGETALL, HVALS of one key) build a command with one
+  /// allocation: no argument array, no name to upper-case.
+  public struct OneKeyHead: Sendable {
+    let name: String
+    let bytes: [UInt8]
+
+    /// `name` as written in capitals (`"HGETALL"`).
+    public init(_ name: String) {
+      self.name = RedisCommand.commandName(Array(name.utf8))
+      var bytes: [UInt8] = [UInt8(ascii: "*"), UInt8(ascii: "2"), 13, 10]
+      RedisCommand.appendBulk(Array(self.name.utf8), to: &bytes)
+      self.bytes = bytes
+    }
+  }
+
+  /// `head key`: the one-key command `head` names.
+  public init(_ head: OneKeyHead, key: [UInt8]) {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(head.bytes.count + key.count + 24)
+    bytes.append(contentsOf: head.bytes)
+    Self.appendBulk(key, to: &bytes)
+    encoded = bytes
+    name = head.name
+  }
+
   /// `name head... tail...`, with the tail already encoded.
   public init(_ name: String, head: [[UInt8]], tail: EncodedArguments) {
     var bytes: [UInt8] = []

@@ -44,13 +44,14 @@ final class ReplyArena {
     reader.pointee.privdata = Unmanaged.passUnretained(self).toOpaque()
   }
 
-  /// `byteCount` bytes, 16-aligned, zeroed; nil only when malloc fails (hiredis reports it).
-  fileprivate func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer? {
+  /// `byteCount` bytes, 16-aligned, zeroed unless `zeroed` is false; nil only when malloc fails
+  /// (hiredis reports it).
+  fileprivate func allocate(_ byteCount: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer? {
     let rounded = (byteCount + 15) & ~15
     if rounded <= Self.blockSize - used {
       let start = block + used
       used += rounded
-      memset(start, 0, byteCount)
+      if zeroed { memset(start, 0, byteCount) }
       return start
     }
     guard let start = calloc(1, byteCount) else { return nil }
@@ -106,9 +107,10 @@ private func arenaCreateString(
   _ task: UnsafePointer<redisReadTask>?, _ text: UnsafeMutablePointer<CChar>?, _ length: Int
 ) -> UnsafeMutableRawPointer? {
   guard let task, let arena = ReplyArena.of(task), let node = arena.node(task, type: task.pointee.type),
-    let copy = arena.allocate(length + 1)
+    let copy = arena.allocate(length + 1, zeroed: false)
   else { return nil }
-  if length > 0, let text { memcpy(copy, text, length) }  // allocate zeroed the terminator
+  if length > 0, let text { memcpy(copy, text, length) }
+  copy.storeBytes(of: 0, toByteOffset: length, as: UInt8.self)
   node.pointee.str = copy.assumingMemoryBound(to: CChar.self)
   node.pointee.len = length
   return UnsafeMutableRawPointer(node)

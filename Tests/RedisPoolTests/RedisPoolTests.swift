@@ -469,6 +469,26 @@ final class RedisPoolTests: XCTestCase {
       "leaked descriptors: \(openFileDescriptorCount()) open, \(descriptorsBefore) before")
   }
 
+  /// The one-key commands of the read path, built from a pre-encoded head (its name sent in
+  /// capitals), are byte for byte the commands built from their arguments, with the same name,
+  /// read-only flag and slot.
+  func testOneKeyCommandsEncodeLikeCommandsBuiltFromArguments() {
+    for (name, key) in [
+      ("HGETALL", "fs:customer:42"), ("hvals", "fs:win:{customer:7}"), ("GET", ""), ("TYPE", "k\r\n"),
+    ] {
+      let fast = RedisCommand(RedisCommand.OneKeyHead(name), key: Array(key.utf8))
+      let plain = RedisCommand(arguments: [Array(name.uppercased().utf8), Array(key.utf8)])
+      XCTAssertEqual(fast.encoded, plain.encoded, name)
+      XCTAssertEqual(fast.name, name.uppercased())
+      XCTAssertEqual(fast.name, plain.name)
+      XCTAssertEqual(fast.isReadOnly, plain.isReadOnly, name)
+      XCTAssertEqual(fast.slot, plain.slot, name)
+    }
+    XCTAssertEqual(
+      String(decoding: RedisCommand(RedisCommand.OneKeyHead("HGETALL"), key: Array("k".utf8)).encoded, as: UTF8.self),
+      "*2\r\n$7\r\nHGETALL\r\n$1\r\nk\r\n")
+  }
+
   func testURLParsing() throws {
     var configuration = try RedisConfiguration(url: "redis://user:p%40ss@127.0.0.1:6380/4")
     XCTAssertEqual(configuration.endpoint, .tcp(host: "127.0.0.1", port: 6380))

@@ -16,7 +16,7 @@ final class NativeRowSource: RowSource {
   func errorLabel(nativeEntityCount: Int) -> Int { position }
 
   func readCommand(_ key: RowKey) -> RedisCommand {
-    RedisCommand(arguments: [Self.hgetall, key.bytes])
+    RedisCommand(Self.hgetall, key: key.bytes)
   }
 
   func decode(_ reply: RedisReplyView) -> RowDecoding {
@@ -28,7 +28,7 @@ final class NativeRowSource: RowSource {
     return .row(.native(row), decodeErrors: row.decodeErrors)
   }
 
-  private static let hgetall = Array("HGETALL".utf8)
+  private static let hgetall = RedisCommand.OneKeyHead("HGETALL")
 
   /// A reply that is not the expected one, for the log.
   static func describe(_ reply: RedisReplyView) -> String {

@@ -41,7 +41,7 @@ final class WindowEventsSource: RowSource {
 
   func readCommand(_ key: RowKey) -> RedisCommand {
     // The values hold all a window needs; the fields (transaction ids) are only for idempotence.
-    RedisCommand(arguments: [Self.hvals, key.bytes])
+    RedisCommand(Self.hvals, key: key.bytes)
   }
 
   func decode(_ reply: RedisReplyView) -> RowDecoding {
@@ -57,5 +57,5 @@ final class WindowEventsSource: RowSource {
   /// request metrics (and `X-Cache` is the row's).
   var countsInCacheMetrics: Bool { false }
 
-  private static let hvals = Array("HVALS".utf8)
+  private static let hvals = RedisCommand.OneKeyHead("HVALS")
 }
