@@ -70,6 +70,30 @@ final class RouterTests: XCTestCase {
     XCTAssertEqual(parameters["path"], "css/site.css")
   }
 
+  /// Parameters beyond the two held inline, a parameter branch that fails and backtracks to a
+  /// wildcard, a wildcard matched at the very end, and a path of thousands of empty segments.
+  func testManyParametersBacktrackingAndWildcardsAtTheEnd() {
+    let router = Router()
+    let noop: HTTPHandler = { _, _ in }
+    router.get("/a/:one/:two/:three/:four", noop)
+    router.get("/b/:x/end", noop)
+    router.get("/b/*rest", noop)
+    router.get("/c/*rest", noop)
+    guard case .found(_, _, let four) = router.match(.get, target: "/a/1/2/3/4") else { return XCTFail("four") }
+    XCTAssertEqual([four["one"], four["two"], four["three"], four["four"]], ["1", "2", "3", "4"])
+    XCTAssertEqual(four.count, 4)
+    guard case .found(_, let matched, let rest) = router.match(.get, target: "/b/x/not-end/") else {
+      return XCTFail("backtrack")
+    }
+    XCTAssertEqual(matched, "/b/*rest")
+    XCTAssertEqual(rest["rest"], "x/not-end")
+    XCTAssertNil(rest["x"], "the failed branch's capture is dropped")
+    guard case .found(_, _, let empty) = router.match(.get, target: "/c") else { return XCTFail("end wildcard") }
+    XCTAssertEqual(empty["rest"], "")
+    let slashes = String(repeating: "/", count: 4000)
+    XCTAssertEqual(pattern(router.match(.get, target: slashes + "c" + slashes + "x")), "/c/*rest")
+  }
+
   func testAbsoluteFormTargetIsRouted() {
     XCTAssertEqual(pattern(makeRouter().match(.get, target: "http://example.com/health")), "/health")
     guard case .badPath = makeRouter().match(.get, target: "*") else { return XCTFail("expected badPath") }

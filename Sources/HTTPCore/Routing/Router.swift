@@ -132,8 +132,9 @@ public final class Router: @unchecked Sendable {
     // Where the last segment ends: what a wildcard captures to (trailing slashes are not part of it).
     var lastSegmentEnd = end
     while lastSegmentEnd > 0 && bytes[lastSegmentEnd - 1] == UInt8(ascii: "/") { lastSegmentEnd -= 1 }
-    // At most one capture per segment, and a path of n slashes has at most n + 1 segments.
-    return withUnsafeTemporaryAllocation(of: Capture.self, capacity: slashes + 1) { captures in
+    // At most one capture per segment (a path of n slashes has at most n + 1 segments) and one
+    // for a wildcard matched at the end.
+    return withUnsafeTemporaryAllocation(of: Capture.self, capacity: slashes + 2) { captures in
       var captured = 0
       guard
         let node = Router.find(
