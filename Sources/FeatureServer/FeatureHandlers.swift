@@ -13,7 +13,7 @@ extension FeatureService {
     let started = monotonicNanoseconds()
     let entityName = request.parameters["entity"] ?? ""
     let requestedID = request.parameters["id"] ?? ""
-    guard let entityPosition = entityIndex[entityName] else {
+    guard let entityPosition = entityPosition(named: entityName) else {
       return answer(
         responder, .features,
         .error(
@@ -32,10 +32,8 @@ extension FeatureService {
     }
     var selection: [Int]? = nil
     if let list = request.queryItem("features") {
-      switch select(list.split(separator: ",").map { String($0) }, in: entity) {
-      case .success(let positions): selection = positions
-      case .failure(let error): return answer(responder, .features, error.response, since: started)
-      }
+      guard let positions = requestedFeatures(list, in: entity, responder: responder, since: started) else { return }
+      selection = positions
     }
     // The completion is made only when Redis must be asked (`later`); a cache hit answers here.
     let cached = readers[responder.eventLoop.index].read(entity, id: id) {
@@ -86,6 +84,31 @@ extension FeatureService {
       message: "the stored data of \(entity.name) '\(id)' is not a feature row; the server log has the details")
     response.headers.add(name: "X-Cache", value: cacheLabel(cache))
     return response
+  }
+
+  /// The registry position of entity `name`: a scan of the names when there are few (comparing a
+  /// few short strings costs less than hashing one), the index otherwise.
+  func entityPosition(named name: String) -> Int? {
+    let entities = registry.entities
+    guard entities.count <= 8 else { return entityIndex[name] }
+    for position in entities.indices where entities[position].name == name { return position }
+    return nil
+  }
+
+  /// The positions `?features=a,b` asks for, or nil after answering the 400 that names an unknown
+  /// one. Kept out of `getFeatures`: its result type costs a destroy on every request there.
+  @inline(never)
+  private func requestedFeatures(
+    _ list: String, in entity: EntityDefinition, responder: HTTPResponder, since started: UInt64
+  )
+    -> [Int]?
+  {
+    switch select(list.split(separator: ",").map { String($0) }, in: entity) {
+    case .success(let positions): return positions
+    case .failure(let error):
+      answer(responder, .features, error.response, since: started)
+      return nil
+    }
   }
 
   /// Feature positions for requested names, or a 400 naming the unknown one.
@@ -182,7 +205,7 @@ extension FeatureService {
     reads.reserveCapacity(batch.items.count)
     plans.reserveCapacity(batch.items.count)
     for (index, item) in batch.items.enumerated() {
-      guard let position = entityIndex[item.entity] else {
+      guard let position = entityPosition(named: item.entity) else {
         return answer(
           responder, .featuresBatch,
           .error(.badRequest, code: "unknown_entity", message: "items[\(index)].entity: no entity '\(item.entity)'"),
