@@ -107,14 +107,6 @@ import RedisPool
     renderedWindows = rendered
   }
 
-  /// `setWindowValues` for an entity without recent events, whose window values (0 counts and
-  /// sums, null means) and their JSON are the same every time: the entity's, shared.
-  mutating func setNoWindowEvents(entity: EntityDefinition) {
-    guard let empty = entity.emptyWindows else { return }
-    windowValues = empty.values
-    renderedWindows = empty.rendered
-  }
-
   /// `"features":{...}` of the stored features, in order; without its closing brace when
   /// `closed` is false (the window part follows). One pass, no index array.
   static func renderStored(_ values: [FeatureValue?], entity: EntityDefinition, closed: Bool) -> [UInt8] {

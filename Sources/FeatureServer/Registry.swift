@@ -145,6 +145,8 @@ public final class EntityDefinition: Sendable {
 
   /// The streaming window features, served after the stored ones.
   public let windows: WindowFeatureSet?
+  /// `windows != nil`, without copying the set out to ask (reads ask on every request).
+  public let hasWindows: Bool
   /// How many of `features` come from the entity's hash; the rest are window features.
   public let storedFeatureCount: Int
   /// Each stored feature's default (nil: null), what a row starts from before its hash is read.
@@ -161,6 +163,7 @@ public final class EntityDefinition: Sendable {
     self.idRule = idRule
     self.maxAge = maxAge
     self.windows = windows
+    hasWindows = windows != nil
     storedFeatureCount = features.count
     storedDefaults = features.map(\.defaultValue)
     let windowFeatures = (windows?.features ?? []).map { feature -> FeatureDefinition in

@@ -156,7 +156,7 @@ final class FeatureReader {
   func read(_ entity: EntityDefinition, id: String, later: () -> (ReadResult) -> Void) -> ReadResult? {
     let position = position(of: entity)
     let baseKey = rowKey(entity, position: position, id: id)
-    guard entity.windows != nil, let position, let eventsSource = windowSources[position]
+    guard entity.hasWindows, let position, let eventsSource = windowSources[position]
     else {
       let source = source(of: entity)
       if let cached = lookup(baseKey, source: source) { return cached.native }
@@ -188,20 +188,21 @@ final class FeatureReader {
 
   /// A read row with its window features computed from its events at `now`.
   private func withWindows(_ base: ReadResult, events: RowResult, position: Int, now: Int64) -> ReadResult {
-    guard case .found(var row, let cache) = base, let windows = registry.entities[position].windows else {
-      return base
-    }
+    // A row as read (and as cached) already holds the window part of an entity without events:
+    // nothing to copy or compute (the common case on a cache hit).
+    if case .missing = events { return base }
+    guard case .found(var row, let cache) = base else { return base }
+    let entity = registry.entities[position]
     switch events {
     case .found(.windowEvents(let stored), _):
-      row.setWindowValues(windows.values(of: stored, now: now), entity: registry.entities[position])
-    case .missing:
-      row.setNoWindowEvents(entity: registry.entities[position])
+      guard let windows = entity.windows else { return base }
+      row.setWindowValues(windows.values(of: stored, now: now), entity: entity)
     default:
       // Redis failed on the events only (or holds something else there): the stored features
       // are still worth serving; the window features are null, and counted.
       metrics.windowReadFailures.wrappingIncrement(ordering: .relaxed)
       row.setWindowValues(
-        [FeatureValue?](repeating: nil, count: windows.features.count), entity: registry.entities[position])
+        [FeatureValue?](repeating: nil, count: entity.features.count - entity.storedFeatureCount), entity: entity)
     }
     return .found(row, cache)
   }
