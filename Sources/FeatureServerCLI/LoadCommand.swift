@@ -51,6 +51,16 @@ struct LoadCommand: ParsableCommand {
     }
   }
 
+  /// Rows can be written: a live connection, and on a cluster a known topology whose every slot
+  /// has a healthy primary that the loader's loop has a live connection to (rows go to every
+  /// node; the first connection up is not enough, a row for another node would fail at once).
+  static func canWrite(_ statistics: RedisPoolStatistics) -> Bool {
+    guard statistics.connectionsUp > 0 else { return false }
+    guard let cluster = statistics.cluster else { return true }
+    guard let topology = cluster.topology, topology.slotsServed == ClusterSlot.count else { return false }
+    return cluster.unreachableNodesByLoop.allSatisfy(\.isEmpty)
+  }
+
   func run() throws {
     let registry: Registry
     do {
@@ -67,8 +77,8 @@ struct LoadCommand: ParsableCommand {
     let pool = try RedisPool(configuration: configuration, group: group)
     pool.start()
     let deadline = Date().addingTimeInterval(5)
-    while pool.statisticsSnapshot().connectionsUp == 0 && Date() < deadline { usleep(10_000) }
-    guard pool.statisticsSnapshot().connectionsUp > 0 else {
+    while !Self.canWrite(pool.statisticsSnapshot()) && Date() < deadline { usleep(10_000) }
+    guard Self.canWrite(pool.statisticsSnapshot()) else {
       throw ValidationError("cannot connect to \(configuration.redactedURL)")
     }
     let loader = Loader(registry: registry, pool: pool)
