@@ -46,7 +46,10 @@ instructions() {
   out=$work/callgrind.$port
   # valgrind 3.19 cannot read the DWARF Swift 6 writes: a copy without it (symbols stay).
   strip --strip-debug -o "$work/server" "$binary"
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$work/server" serve --bind 127.0.0.1 --port "$port" \
+  # Deterministic hashing: with the per-process random seed, start-up (the model's JSON goes
+  # through dictionaries) varied by millions of instructions between runs, which came out as
+  # thousands per request in the difference below.
+  SWIFT_DETERMINISTIC_HASHING=1 valgrind --tool=callgrind --callgrind-out-file="$out" "$work/server" serve --bind 127.0.0.1 --port "$port" \
     --threads 1 --redis-url "redis://127.0.0.1:$redis_port" "${serve[@]}" >"$work/valgrind.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
