@@ -13,7 +13,7 @@ extension FeatureService {
     let started = monotonicNanoseconds()
     let entityName = request.parameters["entity"] ?? ""
     let requestedID = request.parameters["id"] ?? ""
-    guard let entityPosition = entityPosition(named: entityName) else {
+    guard let entityPosition = registry.position(of: entityName) else {
       return answer(
         responder, .features,
         .error(
@@ -84,15 +84,6 @@ extension FeatureService {
       message: "the stored data of \(entity.name) '\(id)' is not a feature row; the server log has the details")
     response.headers.add(name: "X-Cache", value: cacheLabel(cache))
     return response
-  }
-
-  /// The registry position of entity `name`: a scan of the names when there are few (comparing a
-  /// few short strings costs less than hashing one), the index otherwise.
-  func entityPosition(named name: String) -> Int? {
-    let entities = registry.entities
-    guard entities.count <= 8 else { return entityIndex[name] }
-    for position in entities.indices where entities[position].name == name { return position }
-    return nil
   }
 
   /// The positions `?features=a,b` asks for, or nil after answering the 400 that names an unknown
@@ -205,7 +196,7 @@ extension FeatureService {
     reads.reserveCapacity(batch.items.count)
     plans.reserveCapacity(batch.items.count)
     for (index, item) in batch.items.enumerated() {
-      guard let position = entityPosition(named: item.entity) else {
+      guard let position = registry.position(of: item.entity) else {
         return answer(
           responder, .featuresBatch,
           .error(.badRequest, code: "unknown_entity", message: "items[\(index)].entity: no entity '\(item.entity)'"),

@@ -85,7 +85,7 @@ import RedisPool
     self.decodeErrors = decodeErrors
     self.storedValues = storedValues
     let empty = entity.emptyWindows
-    renderedStored = FeatureRow.renderStored(storedValues, entity: entity, closed: empty == nil)
+    renderedStored = FeatureRow.renderInOrder(storedValues, entity: entity, closed: empty == nil)
     if let empty {
       windowValues = empty.values
       renderedWindows = empty.rendered
@@ -107,9 +107,10 @@ import RedisPool
     renderedWindows = rendered
   }
 
-  /// `"features":{...}` of the stored features, in order; without its closing brace when
-  /// `closed` is false (the window part follows). One pass, no index array.
-  static func renderStored(_ values: [FeatureValue?], entity: EntityDefinition, closed: Bool) -> [UInt8] {
+  /// `"features":{...}` of `values` in feature order (the stored features, or all of them);
+  /// without its closing brace when `closed` is false (the window part follows). One pass, no
+  /// index array.
+  static func renderInOrder(_ values: [FeatureValue?], entity: EntityDefinition, closed: Bool) -> [UInt8] {
     var output: [UInt8] = []
     output.reserveCapacity(32 + values.count * 24)
     JSONWriter.appendRaw("\"features\":{", to: &output)
@@ -128,10 +129,10 @@ import RedisPool
 
   /// `"features":{name: value, ...}`, for all features or the given indices.
   static func render(_ values: [FeatureValue?], entity: EntityDefinition, only: [Int]?) -> [UInt8] {
+    guard let positions = only else { return renderInOrder(values, entity: entity, closed: true) }
     var output: [UInt8] = []
-    output.reserveCapacity(32 + entity.features.count * 24)
+    output.reserveCapacity(32 + positions.count * 24)
     JSONWriter.appendRaw("\"features\":{", to: &output)
-    let positions = only ?? Array(entity.features.indices)
     for (count, position) in positions.enumerated() {
       if count > 0 { output.append(UInt8(ascii: ",")) }
       output.append(contentsOf: entity.features[position].jsonKey)

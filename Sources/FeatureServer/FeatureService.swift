@@ -43,7 +43,6 @@ public final class FeatureService: @unchecked Sendable {
   /// Per loop: the Feast selections worked out so far (empty without a Feast repository).
   let feastSelectionMemos: [FeastSelectionMemo]
   let metrics: [LoopMetrics]
-  let entityIndex: [String: Int]
   /// The HTTP server in front of these routes, for its connection metrics (set once, before it
   /// starts serving).
   public var server: HTTPServer? = nil
@@ -90,9 +89,6 @@ public final class FeatureService: @unchecked Sendable {
     feastSelectionMemos = loops.map { _ in FeastSelectionMemo() }
     predictionScratch = loops.map { _ in PredictionScratch() }
     self.metrics = metrics
-    var entityIndex: [String: Int] = [:]
-    for (index, entity) in registry.entities.enumerated() { entityIndex[entity.name] = index }
-    self.entityIndex = entityIndex
     if let stream = configuration.stream.stream, registry.entities.contains(where: { $0.windows != nil }) {
       do {
         ingest = try StreamIngest(

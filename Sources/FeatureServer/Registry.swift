@@ -218,8 +218,12 @@ public struct Registry: Sendable {
   }
 
   /// The position of entity `name` in `entities`.
+  /// A scan of the names when there are few (comparing a few short strings costs less than
+  /// hashing one: every GET /features asks), the index otherwise.
   public func position(of name: String) -> Int? {
-    byName[name]
+    guard entities.count <= 8 else { return byName[name] }
+    for position in entities.indices where entities[position].name == name { return position }
+    return nil
   }
 
   /// The Redis key of an instance: `<prefix>:<entity>:<id>`.

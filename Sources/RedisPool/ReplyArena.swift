@@ -64,7 +64,7 @@ final class ReplyArena {
     used = 0
     guard !overflow.isEmpty else { return }  // the usual case; removeAll is not free
     for start in overflow { free(start) }
-    overflow.removeAll(keepingCapacity: true)
+    overflow.removeAll(keepingCapacity: overflow.capacity <= 64)  // a huge reply's list is not kept
   }
 
   /// A node for `task`, linked into its parent array like hiredis's own functions do; the root

@@ -182,8 +182,8 @@ final class RequestHeadParserTests: XCTestCase {
     let (_, parsed) = parseHead(bytes)
     let head = try XCTUnwrap(parsed)
     func text(_ range: ParsedHead.Range) -> String { String(decoding: bytes[range.start..<range.end], as: UTF8.self) }
-    XCTAssertEqual(head.names.map(text), ["Host", "X-Empty", "Accept"])
-    XCTAssertEqual(head.values.map(text), ["example", "", "*/*"])
+    XCTAssertEqual(head.fields.map { text($0.name) }, ["Host", "X-Empty", "Accept"])
+    XCTAssertEqual(head.fields.map { text($0.value) }, ["example", "", "*/*"])
     XCTAssertEqual(head.length, bytes.count)
   }
 

@@ -108,8 +108,9 @@ final class FeatureReader {
   private let rowKeyPrefixes: [[UInt8]]
   private let eventsKeyPrefixes: [[UInt8]]
 
-  private func source(of entity: EntityDefinition) -> NativeRowSource {
-    if let position = position(of: entity) { return nativeSources[position] }
+  /// The native source of `entity`, at its registry `position` when it has one.
+  private func source(of entity: EntityDefinition, at position: Int?) -> NativeRowSource {
+    if let position { return nativeSources[position] }
     return NativeRowSource(entity: entity, position: 0)
   }
 
@@ -158,7 +159,7 @@ final class FeatureReader {
     let baseKey = rowKey(entity, position: position, id: id)
     guard entity.hasWindows, let position, let eventsSource = windowSources[position]
     else {
-      let source = source(of: entity)
+      let source = source(of: entity, at: position)
       if let cached = lookup(baseKey, source: source) { return cached.native }
       let completion = later()
       fetchRow(source, key: baseKey) { completion($0.native) }
@@ -222,7 +223,7 @@ final class FeatureReader {
     for item in items {
       let position = position(of: item.entity)
       positions.append(position)
-      let source = position.map { nativeSources[$0] } ?? NativeRowSource(entity: item.entity, position: 0)
+      let source = source(of: item.entity, at: position)
       rows.append((source, rowKey(item.entity, position: position, id: item.id)))
     }
     var windowRows: [Int?]? = nil  // by item: the position of its events read in `rows`

@@ -23,8 +23,6 @@ struct ParsedHead {
   var version: HTTPVersion = .http1_1
   /// Each header field's name and value (one array: one allocation per request).
   var fields: [(name: Range, value: Range)] = []
-  var names: [Range] { fields.map(\.name) }
-  var values: [Range] { fields.map(\.value) }
   /// Bytes the head occupies, including the empty line that ends it.
   var length = 0
   var framing: BodyFraming = .none
