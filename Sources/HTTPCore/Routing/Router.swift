@@ -17,10 +17,23 @@ public typealias HTTPHandler = @Sendable (HTTPRequest, HTTPResponder) -> Void
 public final class Router: @unchecked Sendable {
   final class Node {
     var literals: [(segment: [UInt8], node: Node)] = []
-    /// The parameter's (or wildcard's) name as an index into `parameterNames`.
-    var parameter: (name: Int, node: Node)? = nil
-    var wildcard: (name: Int, node: Node)? = nil
+    var parameter: (name: Unmanaged<NameBox>, node: Node)? = nil
+    var wildcard: (name: Unmanaged<NameBox>, node: Node)? = nil
+    /// Keeps the boxes the two fields above name without retaining them on every request.
+    var names: [NameBox] = []
+
+    func box(_ name: String) -> Unmanaged<NameBox> {
+      let box = NameBox(name)
+      names.append(box)
+      return Unmanaged.passUnretained(box)
+    }
     var handlers: [(method: HTTPMethod, pattern: String, handler: HTTPHandler)] = []
+  }
+
+  /// A parameter's name, referred to (unretained) from the search's stack memory.
+  final class NameBox {
+    let name: String
+    init(_ name: String) { self.name = name }
   }
 
   /// The outcome of a lookup.
@@ -34,14 +47,6 @@ public final class Router: @unchecked Sendable {
   }
 
   private let root = Node()
-  /// Every parameter and wildcard name, so a capture refers to its name by index (a trivial
-  /// value: captures live in uninitialized stack memory).
-  private var parameterNames: [String] = []
-
-  private func nameIndex(_ name: String) -> Int {
-    parameterNames.append(name)
-    return parameterNames.count - 1
-  }
 
   public init() {}
 
@@ -52,18 +57,18 @@ public final class Router: @unchecked Sendable {
       if segment.hasPrefix(":") {
         let name = String(segment.dropFirst())
         if let existing = node.parameter {
-          let existingName = parameterNames[existing.name]
+          let existingName = existing.name.takeUnretainedValue().name
           precondition(
             existingName == name, "conflicting parameter names :\(existingName) and :\(name) in \(pattern)")
           node = existing.node
         } else {
           let child = Node()
-          node.parameter = (nameIndex(name), child)
+          node.parameter = (node.box(name), child)
           node = child
         }
       } else if segment.hasPrefix("*") {
         let child = node.wildcard?.node ?? Node()
-        node.wildcard = (nameIndex(String(segment.dropFirst())), child)
+        node.wildcard = (node.box(String(segment.dropFirst())), child)
         node = child
         break
       } else {
@@ -106,7 +111,7 @@ public final class Router: @unchecked Sendable {
 
   /// A parameter or wildcard the search captured: its name (the route's) and its bytes.
   private struct Capture {
-    var name: Int
+    var name: Unmanaged<NameBox>
     var start: Int
     var end: Int
   }
@@ -136,10 +141,9 @@ public final class Router: @unchecked Sendable {
           root, from: 0, end: end, lastSegmentEnd: lastSegmentEnd, in: bytes, captures, &captured)
       else { return .notFound }
       var parameters = PathParameters()
-      let names = parameterNames
       for capture in captures[..<captured] {
         let raw = UnsafeBufferPointer(rebasing: bytes[capture.start..<capture.end])
-        let name = names[capture.name]
+        let name = capture.name.takeUnretainedValue().name
         let text = String(decoding: raw, as: UTF8.self)
         guard raw.contains(UInt8(ascii: "%")) else {
           parameters.append(name: name, value: text)
