@@ -28,9 +28,10 @@
     switch RequestHeadParser.parse(input, limits: limits) {
     case .complete(let head):
       precondition(head.length <= size, "head longer than its input")
-      precondition(head.names.count == head.values.count)
-      precondition(head.names.count <= limits.maxHeaderCount)
-      for range in head.names + head.values { precondition(range.start <= range.end && range.end <= size) }
+      precondition(head.fields.count <= limits.maxHeaderCount)
+      for field in head.fields {
+        for range in [field.name, field.value] { precondition(range.start <= range.end && range.end <= size) }
+      }
       let body = UnsafeRawBufferPointer(rebasing: input[head.length...])
       if case .chunked = head.framing { decodeChunked(body, limits: limits) }
     case .incomplete, .failure:
