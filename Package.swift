@@ -58,10 +58,13 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
+    .target(
+      name: "CommandLineEnvironment",
+      dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(
       name: "FeatureServerCLI",
       dependencies: [
-        "Reactor", "Codecs", "HTTPCore", "RedisPool", "FeatureServer",
+        "Reactor", "Codecs", "HTTPCore", "RedisPool", "FeatureServer", "CommandLineEnvironment",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -77,7 +80,8 @@ let package = Package(
     .executableTarget(
       name: "LoadGenCLI",
       dependencies: [
-        "LoadGen", "Reactor", "Codecs", "HTTPCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "LoadGen", "Reactor", "Codecs", "HTTPCore", "CommandLineEnvironment",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "HTTPBenchServer", dependencies: ["Reactor", "Codecs", "HTTPCore"]),
     .executableTarget(name: "RedisPoolBench", dependencies: ["Reactor", "RedisPool"]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Codecs
+import CommandLineEnvironment
 import Foundation
 import HTTPCore
 import LoadGen
@@ -22,6 +23,9 @@ struct LoadGenCommand: ParsableCommand {
       Exit code: 0 when every --threshold holds, 1 when one fails, 2 on usage errors, when the
       target cannot be reached or a worker is refused, 3 when a distributed run lost a worker
       (or a worker lost its master): the results are incomplete.
+      Every flag can also be set as an environment variable LOADGEN_<FLAG>, e.g. LOADGEN_USERS=100
+      for --users 100 or LOADGEN_MASTER_HOST for --master-host (Locust's LOCUST_ variables);
+      flags on the command line win. A switch takes true/false.
       """,
     version: loadgenVersion)
 
@@ -116,7 +120,10 @@ struct LoadGenCommand: ParsableCommand {
   /// Usage errors exit 2 (ArgumentParser's default is 64), as the thresholds' contract says.
   static func main() {
     do {
-      var command = try parseAsRoot()
+      let arguments = Array(CommandLine.arguments.dropFirst())
+      var command = try parseAsRoot(
+        arguments.contains("--help") || arguments.contains("-h")
+          ? arguments : EnvironmentFlags.merged(arguments, prefix: "LOADGEN_", for: LoadGenCommand.self))
       try command.run()
     } catch {
       if exitCode(for: error) == .validationFailure {

@@ -290,6 +290,26 @@ final class LoadGenCommandTests: XCTestCase {
     XCTAssertTrue(
       notANumber.output.contains("--rate must be more than 0 and at most 10000000 per load-generating process"),
       notANumber.output)
+    // Every flag from a LOADGEN_ variable, as Locust's LOCUST_ ones; the command line wins.
+    let fromEnvironment = try runCommand(
+      binary, ["--scenario", scenarioFile.path, "-t", "1s", "--threshold", "p50<1us"],
+      environment: [
+        "LOADGEN_HOST": "http://127.0.0.1:\(server.port)", "LOADGEN_USERS": "3", "LOADGEN_THREADS": "1",
+        "LOADGEN_RUN_TIME": "1h", "LOADGEN_THRESHOLD": "p99<1s", "LOADGEN_JSON": "true", "LOADGEN_QUIET": "no",
+        "LOADGEN_UNKNOWN_FLAG": "ignored", "LOADGEN_HELP": "1",
+      ])
+    XCTAssertEqual(fromEnvironment.status, 1, fromEnvironment.output)  // --threshold from the command line
+    let environmentSummary =
+      try JSONSerialization.jsonObject(
+        with: Data(fromEnvironment.output.utf8.drop { $0 != UInt8(ascii: "{") })) as? [String: Any]
+    XCTAssertEqual((environmentSummary?["thresholds"] as? [[String: Any]])?.count, 1, fromEnvironment.output)
+    XCTAssertEqual(
+      (environmentSummary?["thresholds"] as? [[String: Any]])?.first?["threshold"] as? String, "p50<1us",
+      fromEnvironment.output)
+    let badVariable = try runCommand(binary, base, environment: ["LOADGEN_SPAWN_RATE": "fast"])
+    XCTAssertEqual(badVariable.status, 2, badVariable.output)
+    XCTAssertTrue(badVariable.output.contains("--spawn-rate"), badVariable.output)
+
     for usage in [
       base + ["--threshold", "p99"], base + ["-t", "soon"], ["--host", "ftp://x", "-t", "1s"],
       base + ["--scenario", "/nonexistent.yaml"], base + ["--rate", "1e12"], base + ["-u", "2000000"],
