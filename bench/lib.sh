@@ -63,6 +63,29 @@ run_wrk() {
   echo "$label ${rps:-0} ${p50:-nan} ${p99:-nan} ${errors:-0} $stolen"
 }
 
+# loadgen_line LABEL FILE: prints "LABEL rps p50_ms p99_ms failures" from a loadgen --json summary.
+loadgen_line() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+total = json.load(open(sys.argv[2]))["total"]
+print(f"{sys.argv[1]} {total['rps']:.2f} {total['percentiles_ms']['50']:.3f} {total['percentiles_ms']['99']:.3f} {total['failures']}")
+PY
+}
+
+# run_loadgen LABEL ARGS...: runs `.build/release/loadgen ARGS... --json --quiet` and prints
+# "LABEL rps p50_ms p99_ms failures steal%", as run_wrk does. For open-loop runs (--rate): a
+# fixed offered load, latency from each request's scheduled time.
+run_loadgen() {
+  local label=$1 out before stolen
+  shift
+  out=$(mktemp)
+  before=$(cpu_ticks)
+  .build/release/loadgen "$@" --json --quiet >"$out" 2>/dev/null || true
+  stolen=$(steal_percent "$before" "$(cpu_ticks)")
+  echo "$(loadgen_line "$label" "$out") $stolen"
+  rm -f "$out"
+}
+
 # median: reads numbers, one per line, prints their median.
 median() {
   sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'

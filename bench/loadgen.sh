@@ -51,15 +51,6 @@ timed() {
   awk -v l="$label" '{ print l, $1 + $2 }' "$work/time" >>"$work/cpu"
 }
 
-# Prints "LABEL rps p50 p99 failures" from a loadgen --json summary.
-loadgen_line() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-total = json.load(open(sys.argv[2]))["total"]
-print(f"{sys.argv[1]} {total['rps']:.2f} {total['percentiles_ms']['50']:.3f} {total['percentiles_ms']['99']:.3f} {total['failures']}")
-PY
-}
-
 # Prints "LABEL rps p50 p99 failures" from Locust's stats CSV.
 locust_line() {
   python3 - "$1" "$2" <<'PY'

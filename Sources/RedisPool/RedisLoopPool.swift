@@ -155,6 +155,28 @@ public final class RedisLoopPool {
     }
   }
 
+  /// Sends `commands` one after another, each when the previous one has answered, and
+  /// completes once with every result in order. For long-running commands (scripts): Redis
+  /// runs every command a client has pipelined in one read before it serves anyone else, so
+  /// ten 150 µs script calls sent back to back hold every other client for 1.5 ms; one at a
+  /// time, others are served between them. After a failure the rest are not sent: they fail
+  /// with the same error.
+  public func send(oneAtATime commands: [RedisCommand], completion: @escaping ([RedisResult]) -> Void) {
+    var results: [RedisResult] = []
+    results.reserveCapacity(commands.count)
+    func next() {
+      guard results.count < commands.count else { return completion(results) }
+      send(commands[results.count]) { result in
+        results.append(result)
+        if case .failure = result {
+          while results.count < commands.count { results.append(result) }
+        }
+        next()
+      }
+    }
+    next()
+  }
+
   /// Sends an admitted command to the connection its key routes to, or fails it at once.
   private func dispatch(_ command: RedisCommand, _ completion: RedisConnection.Completion, redirects: Int) {
     let connection =

@@ -195,6 +195,64 @@ final class RedisPoolTests: XCTestCase {
     XCTAssertEqual(try batch[2].get(), .array([.bulk(Array("mcc".utf8)), .bulk(Array("5411".utf8))]))
   }
 
+  /// `send(oneAtATime:)` sends each command only after the previous one answered, so Redis
+  /// never holds the rest in its query buffer while it runs one (it would run them all before
+  /// serving anyone else). CLIENT INFO's `qbuf` shows what else was buffered behind it.
+  func testOneAtATimeSendsEachCommandAfterThePreviousAnswered() throws {
+    let redis = try RedisServerProcess()
+    let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2)
+    defer { closeAndWait(pool) }
+    XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
+    let loop = group.loops[0]
+    func queryBuffer(_ result: RedisResult) -> Int? {
+      guard case .success(.bulk(let bytes)) = result else { return nil }
+      let field = String(decoding: bytes, as: UTF8.self).split(separator: " ").first { $0.hasPrefix("qbuf=") }
+      return field.flatMap { Int($0.dropFirst(5)) }
+    }
+    let commands = [RedisCommand("CLIENT", "INFO"), RedisCommand("PING"), RedisCommand("CLIENT", "INFO")]
+    let alone = commands[0].encoded.count
+
+    let inTurn = Collected<[RedisResult]>()
+    let piped = Collected<[RedisResult]>()
+    let done = expectation(description: "both")
+    done.expectedFulfillmentCount = 2
+    loop.execute {
+      pool.on(loop).send(oneAtATime: commands) { results in
+        inTurn.append(results)
+        done.fulfill()
+        pool.on(loop).send(batch: commands) { results in
+          piped.append(results)
+          done.fulfill()
+        }
+      }
+    }
+    wait(for: [done], timeout: 5)
+    let oneAtATime = try XCTUnwrap(inTurn.values.first)
+    XCTAssertEqual(oneAtATime.count, 3)
+    XCTAssertEqual(queryBuffer(oneAtATime[0]), alone)
+    XCTAssertEqual(try oneAtATime[1].get(), .status("PONG"))
+    XCTAssertEqual(queryBuffer(oneAtATime[2]), alone)
+    // The same commands as one batch: the first finds the other two buffered behind it.
+    let batch = try XCTUnwrap(piped.values.first)
+    XCTAssertGreaterThan(try XCTUnwrap(queryBuffer(batch[0])), alone)
+
+    // Without Redis every command fails, once each, and the completion still comes once.
+    let down = try makePool("redis://127.0.0.1:\(try freeTCPPort())", size: 2)
+    defer { closeAndWait(down) }
+    let failed = Collected<[RedisResult]>()
+    let answered = expectation(description: "down")
+    loop.execute {
+      down.on(loop).send(oneAtATime: commands) { results in
+        failed.append(results)
+        answered.fulfill()
+      }
+    }
+    wait(for: [answered], timeout: 5)
+    XCTAssertEqual(failed.count, 1)
+    XCTAssertEqual(failed.values.first?.count, 3)
+    XCTAssertTrue(failed.values.first?.allSatisfy { if case .failure = $0 { true } else { false } } ?? false)
+  }
+
   /// Commands sent in one loop iteration share a connection (up to `commandsPerWrite`), so they
   /// leave in one write and Redis reads them in one go; with 1 each takes its own connection.
   func testCommandsOfOneLoopIterationShareAWrite() throws {
