@@ -71,12 +71,28 @@ curl -s "http://127.0.0.1:${ports[cluster]}/metrics" | grep -q 'featureserver_re
 
 echo "# bench/cluster.sh $(date -u +%FT%TZ) $(nproc) cores, featureserver threads=$THREADS, cache off, wrk -t1 -c$CONNECTIONS -d$DURATION"
 : >"$work/results"
+# CPU ticks (1/100 s) used so far by PIDS, summed.
+ticks() { for pid in "$@"; do awk '{ print $14 + $15 }' "/proc/$pid/stat"; done | awk '{ s += $1 } END { print s + 0 }'; }
+declare -A server_pid
+for index in "${!names[@]}"; do server_pid[${names[$index]}]=${pids[$((${#pids[@]} - ${#names[@]} + index))]}; done
+# measured NAME ROUTE SCRIPT: one wrk run, then "NAME-ROUTE-cpu server_us redis_us": CPU time per
+# request of the featureserver process and of every redis-server on the box (the idle ones
+# cost the same in every case).
+measured() {
+  local name=$1 route=$2 line before_server before_redis seconds
+  before_server=$(ticks "${server_pid[$name]}")
+  before_redis=$(ticks $(pgrep -x redis-server))
+  line=$(run_wrk "$name-$route" -t1 -c"$CONNECTIONS" -d"$DURATION" -s "bench/lua/$3" "http://127.0.0.1:${ports[$name]}")
+  echo "$line" | tee -a "$work/results"
+  seconds=${DURATION%s}
+  echo "$line $(ticks "${server_pid[$name]}") $before_server $(ticks $(pgrep -x redis-server)) $before_redis" |
+    awk -v n="$name-$route-cpu" -v s="$seconds" '{ r = $2 * s; printf "%s %.1f %.1f\n", n, ($7 - $8) * 10000 / r, ($9 - $10) * 10000 / r }' |
+    tee -a "$work/results"
+}
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${names[@]}"; do
-    run_wrk "$name-features" -t1 -c"$CONNECTIONS" -d"$DURATION" -s bench/lua/features.lua \
-      "http://127.0.0.1:${ports[$name]}" | tee -a "$work/results"
-    run_wrk "$name-predict" -t1 -c"$CONNECTIONS" -d"$DURATION" -s bench/lua/predict.lua \
-      "http://127.0.0.1:${ports[$name]}" | tee -a "$work/results"
+    measured "$name" features features.lua
+    measured "$name" predict predict.lua
   done
 done
 summarize single-features cluster-features cluster1-features single-predict cluster-predict cluster1-predict
@@ -88,6 +104,14 @@ for route in features predict; do
     d=$(awk -v s="single-$route" '$1 == s {print $4}' "$work/results" | median)
     awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v n="$name" -v r="$route" \
       'BEGIN { printf "%s / single, %s: %.2fx req/s, %.2fx p99\n", n, r, a / b, c / d }'
+  done
+done
+echo "CPU per request (µs, medians): featureserver / every redis-server"
+for route in features predict; do
+  for name in "${names[@]}"; do
+    printf '%s-%s: %s / %s\n' "$name" "$route" \
+      "$(awk -v s="$name-$route-cpu" '$1 == s {print $2}' "$work/results" | median)" \
+      "$(awk -v s="$name-$route-cpu" '$1 == s {print $3}' "$work/results" | median)"
   done
 done
 curl -s "http://127.0.0.1:${ports[cluster]}/metrics" | grep -E '^featureserver_redis_cluster_redirects_total'

@@ -22,6 +22,8 @@ final class ClusterRoutingTests: XCTestCase {
     // A slice hashes like the bytes it holds.
     let bytes = Array("xxfs:user:42".utf8)
     XCTAssertEqual(ClusterSlot.of(Array(bytes[2...])), 6047)
+    XCTAssertEqual(ClusterSlot.of(bytes[2...]), 6047)
+    XCTAssertEqual(ClusterSlot.of(Array("xx{user:42}".utf8)[2...]), 15880)
   }
 
   func testCommandsCarryTheSlotOfTheirKey() {

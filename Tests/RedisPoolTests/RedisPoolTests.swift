@@ -542,6 +542,23 @@ final class RedisPoolTests: XCTestCase {
       XCTAssertEqual(fast.isReadOnly, plain.isReadOnly, name)
       XCTAssertEqual(fast.slot, plain.slot, name)
     }
+    // Commands that know their key's place route by it: the same slot as found by parsing.
+    let long = String(repeating: "x", count: 300) + "{tag}" + String(repeating: "y", count: 20_000)
+    for key in ["fs:customer:42", "{customer:7}:a", "a{}b", long, ""] {
+      let fields = RedisCommand.EncodedArguments([Array("f1".utf8), Array("{other}".utf8)])
+      let withTail = RedisCommand("HMGET", key: Array(key.utf8), tail: fields)
+      let plain = RedisCommand(arguments: [
+        Array("HMGET".utf8), Array(key.utf8), Array("f1".utf8), Array("{other}".utf8),
+      ])
+      XCTAssertEqual(withTail.encoded, plain.encoded)
+      XCTAssertEqual(withTail.slot, plain.slot, key)
+      XCTAssertEqual(withTail.slot, ClusterSlot.of(Array(key.utf8)), key)
+      let head = RedisCommand(RedisCommand.OneKeyHead("HVALS"), key: Array(key.utf8))
+      XCTAssertEqual(head.slot, ClusterSlot.of(Array(key.utf8)), key)
+    }
+    XCTAssertEqual(
+      RedisCommand("EVAL", head: [Array("return 1".utf8), Array("1".utf8), Array("{k}1".utf8)], tail: .init()).slot,
+      ClusterSlot.of(Array("k".utf8)))
     XCTAssertEqual(
       String(decoding: RedisCommand(RedisCommand.OneKeyHead("HGETALL"), key: Array("k".utf8)).encoded, as: UTF8.self),
       "*2\r\n$7\r\nHGETALL\r\n$1\r\nk\r\n")
