@@ -155,26 +155,47 @@ public final class RedisLoopPool {
     }
   }
 
-  /// Sends `commands` one after another, each when the previous one has answered, and
-  /// completes once with every result in order. For long-running commands (scripts): Redis
-  /// runs every command a client has pipelined in one read before it serves anyone else, so
-  /// ten 150 µs script calls sent back to back hold every other client for 1.5 ms; one at a
-  /// time, others are served between them. After a failure the rest are not sent: they fail
-  /// with the same error.
-  public func send(oneAtATime commands: [RedisCommand], completion: @escaping ([RedisResult]) -> Void) {
-    var results: [RedisResult] = []
-    results.reserveCapacity(commands.count)
-    func next() {
-      guard results.count < commands.count else { return completion(results) }
-      send(commands[results.count]) { result in
-        results.append(result)
-        if case .failure = result {
-          while results.count < commands.count { results.append(result) }
+  /// Sends `commands` with at most `limit` of them waiting for an answer at a time, and
+  /// completes once with every result in order. For long-running commands (scripts): Redis runs
+  /// every command a client has pipelined in one read before it serves anyone else, so ten
+  /// 150 µs script calls sent back to back hold every other client for 1.5 ms; paced, others
+  /// are served between them. After a failure the rest are not sent: they fail with the same
+  /// error. With more than one in flight, commands may run on different connections (and, in a
+  /// cluster, nodes) in any order.
+  public func send(paced commands: [RedisCommand], inFlight limit: Int, completion: @escaping ([RedisResult]) -> Void) {
+    let limit = max(1, limit)
+    var results = [RedisResult?](repeating: nil, count: commands.count)
+    var sent = 0
+    var answered = 0
+    var failure: RedisResult? = nil
+    var completed = false
+    // A completion may run inside `send` (a refusal): `fill` then runs again from it, and the
+    // flag keeps the caller's completion to one call.
+    func finishIfDone() {
+      guard answered == commands.count, !completed else { return }
+      completed = true
+      completion(results.map { $0! })
+    }
+    func fill() {
+      while sent < commands.count && sent - answered < limit {
+        let index = sent
+        sent += 1
+        if let failure {
+          results[index] = failure
+          answered += 1
+          continue
         }
-        next()
+        send(commands[index]) { result in
+          results[index] = result
+          answered += 1
+          if case .failure = result, failure == nil { failure = result }
+          fill()
+          finishIfDone()
+        }
       }
     }
-    next()
+    fill()
+    finishIfDone()
   }
 
   /// Sends an admitted command to the connection its key routes to, or fails it at once.

@@ -195,62 +195,74 @@ final class RedisPoolTests: XCTestCase {
     XCTAssertEqual(try batch[2].get(), .array([.bulk(Array("mcc".utf8)), .bulk(Array("5411".utf8))]))
   }
 
-  /// `send(oneAtATime:)` sends each command only after the previous one answered, so Redis
-  /// never holds the rest in its query buffer while it runs one (it would run them all before
+  /// `send(paced:inFlight:)` keeps at most that many commands waiting for an answer, so Redis
+  /// never holds more in its query buffer while it runs one (it would run them all before
   /// serving anyone else). CLIENT INFO's `qbuf` shows what else was buffered behind it.
-  func testOneAtATimeSendsEachCommandAfterThePreviousAnswered() throws {
+  func testPacedSendKeepsAtMostTheLimitInFlight() throws {
     let redis = try RedisServerProcess()
     let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2)
     defer { closeAndWait(pool) }
     XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
-    let loop = group.loops[0]
+    let loop = group.loops[0]  // one connection of the two
     func queryBuffer(_ result: RedisResult) -> Int? {
       guard case .success(.bulk(let bytes)) = result else { return nil }
       let field = String(decoding: bytes, as: UTF8.self).split(separator: " ").first { $0.hasPrefix("qbuf=") }
       return field.flatMap { Int($0.dropFirst(5)) }
     }
-    let commands = [RedisCommand("CLIENT", "INFO"), RedisCommand("PING"), RedisCommand("CLIENT", "INFO")]
+    let commands = [
+      RedisCommand("CLIENT", "INFO"), RedisCommand("PING"), RedisCommand("PING"), RedisCommand("CLIENT", "INFO"),
+    ]
     let alone = commands[0].encoded.count
-
-    let inTurn = Collected<[RedisResult]>()
-    let piped = Collected<[RedisResult]>()
-    let done = expectation(description: "both")
-    done.expectedFulfillmentCount = 2
-    loop.execute {
-      pool.on(loop).send(oneAtATime: commands) { results in
-        inTurn.append(results)
-        done.fulfill()
-        pool.on(loop).send(batch: commands) { results in
-          piped.append(results)
+    let ping = commands[1].encoded.count
+    func send(_ how: @escaping (RedisLoopPool, @escaping ([RedisResult]) -> Void) -> Void) throws -> [RedisResult] {
+      let collected = Collected<[RedisResult]>()
+      let done = expectation(description: "sent")
+      loop.execute {
+        how(pool.on(loop)) { results in
+          collected.append(results)
           done.fulfill()
         }
       }
+      wait(for: [done], timeout: 5)
+      XCTAssertEqual(collected.count, 1)
+      return try XCTUnwrap(collected.values.first)
     }
-    wait(for: [done], timeout: 5)
-    let oneAtATime = try XCTUnwrap(inTurn.values.first)
-    XCTAssertEqual(oneAtATime.count, 3)
+
+    let oneAtATime = try send { $0.send(paced: commands, inFlight: 1, completion: $1) }
+    XCTAssertEqual(oneAtATime.count, 4)
     XCTAssertEqual(queryBuffer(oneAtATime[0]), alone)
     XCTAssertEqual(try oneAtATime[1].get(), .status("PONG"))
-    XCTAssertEqual(queryBuffer(oneAtATime[2]), alone)
-    // The same commands as one batch: the first finds the other two buffered behind it.
-    let batch = try XCTUnwrap(piped.values.first)
-    XCTAssertGreaterThan(try XCTUnwrap(queryBuffer(batch[0])), alone)
+    XCTAssertEqual(try oneAtATime[2].get(), .status("PONG"))
+    XCTAssertEqual(queryBuffer(oneAtATime[3]), alone)
+    // Two in flight: the first finds exactly one command behind it.
+    let twoAtATime = try send { $0.send(paced: commands, inFlight: 2, completion: $1) }
+    XCTAssertEqual(queryBuffer(twoAtATime[0]), alone + ping)
+    XCTAssertEqual(try twoAtATime[2].get(), .status("PONG"))
+    XCTAssertNotNil(queryBuffer(twoAtATime[3]))
+    // The same commands as one batch: the first finds all the others buffered behind it.
+    let batch = try send { $0.send(batch: commands, completion: $1) }
+    XCTAssertEqual(queryBuffer(batch[0]), alone * 2 + ping * 2)
+    let empty = try send { $0.send(paced: [], inFlight: 1, completion: $1) }
+    XCTAssertTrue(empty.isEmpty)
 
-    // Without Redis every command fails, once each, and the completion still comes once.
+    // Without Redis every command fails (refused at once, inside `send`), once each, and the
+    // completion still comes once.
     let down = try makePool("redis://127.0.0.1:\(try freeTCPPort())", size: 2)
     defer { closeAndWait(down) }
-    let failed = Collected<[RedisResult]>()
-    let answered = expectation(description: "down")
-    loop.execute {
-      down.on(loop).send(oneAtATime: commands) { results in
-        failed.append(results)
-        answered.fulfill()
+    for limit in [1, 3, 100] {
+      let failed = Collected<[RedisResult]>()
+      let answered = expectation(description: "down")
+      loop.execute {
+        down.on(loop).send(paced: commands, inFlight: limit) { results in
+          failed.append(results)
+          answered.fulfill()
+        }
       }
+      wait(for: [answered], timeout: 5)
+      XCTAssertEqual(failed.count, 1)
+      XCTAssertEqual(failed.values.first?.count, 4)
+      XCTAssertTrue(failed.values.first?.allSatisfy { if case .failure = $0 { true } else { false } } ?? false)
     }
-    wait(for: [answered], timeout: 5)
-    XCTAssertEqual(failed.count, 1)
-    XCTAssertEqual(failed.values.first?.count, 3)
-    XCTAssertTrue(failed.values.first?.allSatisfy { if case .failure = $0 { true } else { false } } ?? false)
   }
 
   /// Commands sent in one loop iteration share a connection (up to `commandsPerWrite`), so they

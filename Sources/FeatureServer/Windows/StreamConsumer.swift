@@ -247,10 +247,13 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
       return finish(ids: ids, addedTimes: addedTimes, accepted: accepted, late: late)
     }
     let calls = writer.commands(writes, cluster: redis.isCluster, scriptSHA1: sendScriptBody ? nil : scriptSHA1)
-    // One call at a time: a batch's calls pipelined together held Redis for milliseconds, and
-    // every GET that missed the cache waited behind them (bench/stream.sh: GET p99 at a fixed
-    // 10 000 requests/s while ingesting 3 ms with 32 calls in a pipeline, ~1 ms one at a time).
-    redis.send(oneAtATime: calls.map(\.0)) { [self] results in
+    // About one call's worth of events in flight: a batch's calls pipelined together held
+    // Redis for milliseconds, and every GET that missed the cache waited behind them
+    // (bench/stream.sh). On a single Redis that is one call at a time; on a cluster, where
+    // calls are grouped by slot and mostly hold one event each, as many calls as one would
+    // hold events (else ingest would wait a round trip per event).
+    let inFlight = redis.isCluster ? WindowEventWriter.eventsPerCall : 1
+    redis.send(paced: calls.map(\.0), inFlight: inFlight) { [self] results in
       var noScript = false
       var failed: RedisResult? = nil
       var duplicates = 0
