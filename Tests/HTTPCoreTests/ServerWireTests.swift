@@ -99,6 +99,46 @@ final class ServerWireTests: XCTestCase {
     XCTAssertTrue(responses[3].hasSuffix("hopped"))
   }
 
+  /// A keep-alive connection reuses the previous request's header Strings when a field's line is
+  /// unchanged: whatever changes (a value of the same length, a name, the order, the count, a
+  /// field too long to be remembered), the handler sees exactly this request's fields.
+  func testHeaderFieldsAreThisRequestsOnAKeepAliveConnection() throws {
+    let connection = try RawConnection(port: server.port)
+    let long = String(repeating: "v", count: 300)
+    let requests: [[(String, String)]] = [
+      [("Host", "a"), ("User-Agent", "client/1.0"), ("Accept", "*/*")],
+      [("Host", "a"), ("User-Agent", "client/1.0"), ("Accept", "*/*")],
+      [("Host", "b"), ("User-Agent", "client/2.0"), ("Accept", "*/*")],
+      [("Host", "b"), ("Accept", "*/*"), ("User-Agent", "client/2.0")],
+      [("Host", "b")],
+      [
+        ("Host", "b"), ("X-Long", long), ("X-A", "1"), ("X-B", "2"), ("X-C", "3"), ("X-D", "4"), ("X-E", "5"),
+        ("X-F", "6"), ("X-G", "7"), ("X-H", "8"),
+      ],
+      [
+        ("Host", "b"), ("X-Long", long + "w"), ("X-A", "1"), ("X-B", "2"), ("X-C", "3"), ("X-D", "4"),
+        ("X-E", "5"), ("X-F", "6"), ("X-G", "7"), ("X-H", "9"),
+      ],
+      [("host", "b"), ("x-long", "short")],
+      [("Host", "b"), ("X-Empty", "")],
+      [("Host", "b"), ("X-Empty", "")],
+      [("Host", "b"), ("X-V", "12")],
+      [("Host", "b"), ("X-V", "1")],  // a prefix of the line before
+      [("Host", "b"), ("X-V", "123")],  // the line before is a prefix of it
+    ]
+    for fields in requests {
+      connection.send("GET /headers HTTP/1.1\r\n" + fields.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n")
+      let response = try XCTUnwrap(connection.readResponses(1).first)
+      let expected = fields.map { "\($0.0)=\($0.1)\n" }.joined()
+      XCTAssertTrue(response.hasSuffix("\r\n\r\n" + expected), "\(fields): \(response)")
+    }
+    // Optional whitespace around a value is not part of it, sent or remembered.
+    connection.send("GET /headers HTTP/1.1\r\nHost:  c \r\n\r\nGET /headers HTTP/1.1\r\nHost: c\r\n\r\n")
+    let spaced = connection.readResponses(2)
+    XCTAssertEqual(spaced.count, 2)
+    for response in spaced { XCTAssertTrue(response.hasSuffix("\r\n\r\nHost=c\n"), response) }
+  }
+
   func testBodySplitAcrossManyWritesIsReassembled() throws {
     let connection = try RawConnection(port: server.port)
     let request =

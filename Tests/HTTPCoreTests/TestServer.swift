@@ -46,6 +46,11 @@ final class TestServer {
       while monotonicNanoseconds() < until {}
       responder.respond(HTTPResponse(body: [UInt8](repeating: UInt8(ascii: "w"), count: 8192)))
     }
+    router.get("/headers") { request, responder in
+      // The request's fields as the handler sees them, one `name=value` line each.
+      let lines = request.headers.map { "\($0.name)=\($0.value)\n" }.joined()
+      responder.respond(HTTPResponse(contentType: "text/plain", body: lines))
+    }
     router.get("/big/:bytes") { request, responder in
       let count = Int(request.parameters["bytes"] ?? "") ?? 0
       responder.respond(HTTPResponse(body: [UInt8](repeating: UInt8(ascii: "x"), count: count)))

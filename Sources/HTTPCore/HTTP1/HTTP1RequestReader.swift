@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// HTTP/1.1 message framing on the server side: turns the input bytes into whole requests, one at
 /// a time: the head (`RequestHeadParser`), then a body framed by Content-Length or chunked coding
 /// (RFC 9112 §6), moved out of the input into the request as it arrives.
@@ -31,6 +35,22 @@ struct HTTP1RequestReader {
   private(set) var bodyStartedAt: UInt64 = 0
   /// A head asked for `100 Continue` and its body has not fully arrived.
   var continueRequested = false
+  /// The previous request's first header fields on this connection, as sent and as Strings: a
+  /// keep-alive client sends the same fields again and again (Host, User-Agent, Accept), and a
+  /// field whose line is unchanged reuses its Strings instead of decoding (and often
+  /// allocating) them again, ~150 instructions a field. Bounded: `rememberedFields` fields of at
+  /// most `rememberedFieldBytes` bytes each (~1 KB a connection at most).
+  private var remembered: [RememberedField] = []
+
+  private struct RememberedField {
+    /// The field line from the name's first byte to the value's last (`Host: example`).
+    var line: [UInt8]
+    var name: String
+    var value: String
+  }
+
+  static let rememberedFields = 8
+  static let rememberedFieldBytes = 128
 
   /// The most input a head may need: request line, fields and some slack for the CRLFs.
   static func ceiling(_ limits: HTTPLimits) -> Int {
@@ -57,7 +77,7 @@ struct HTTP1RequestReader {
           return .failure(error)
         case .complete(let head):
           headStartedAt = 0
-          let request = Self.makeRequest(head, bytes)
+          let request = makeRequest(head, bytes)
           input.consume(head.length)
           switch head.framing {
           case .none:
@@ -143,14 +163,28 @@ struct HTTP1RequestReader {
   static let busy = HTTPParseError(
     .serviceUnavailable, "the server is receiving too many request bodies; retry shortly")
 
-  private static func makeRequest(_ head: ParsedHead, _ bytes: UnsafeRawBufferPointer) -> HTTPRequest {
+  private mutating func makeRequest(_ head: ParsedHead, _ bytes: UnsafeRawBufferPointer) -> HTTPRequest {
     func text(_ range: ParsedHead.Range) -> String {
       String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range.start..<range.end]), as: UTF8.self)
     }
     var headers = HTTPHeaders()
     headers.fields.reserveCapacity(head.fields.count)
-    for field in head.fields {
-      headers.fields.append((name: text(field.name), value: text(field.value)))
+    for (index, field) in head.fields.enumerated() {
+      let line = UnsafeRawBufferPointer(rebasing: bytes[field.name.start..<field.value.end])
+      if index < remembered.count, remembered[index].line.count == line.count,
+        remembered[index].line.withUnsafeBytes({ memcmp($0.baseAddress!, line.baseAddress!, line.count) == 0 })
+      {
+        headers.fields.append((name: remembered[index].name, value: remembered[index].value))
+        continue
+      }
+      let name = text(field.name)
+      let value = text(field.value)
+      headers.fields.append((name: name, value: value))
+      guard index < Self.rememberedFields, line.count <= Self.rememberedFieldBytes, index <= remembered.count else {
+        continue
+      }
+      let kept = RememberedField(line: Array(line), name: name, value: value)
+      if index < remembered.count { remembered[index] = kept } else { remembered.append(kept) }
     }
     let method = HTTPMethod(
       bytes: UnsafeRawBufferPointer(rebasing: bytes[head.method.start..<head.method.end]))
