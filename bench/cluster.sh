@@ -73,8 +73,6 @@ echo "# bench/cluster.sh $(date -u +%FT%TZ) $(nproc) cores, featureserver thread
 : >"$work/results"
 # CPU ticks (1/100 s) used so far by PIDS, summed.
 ticks() { for pid in "$@"; do awk '{ print $14 + $15 }' "/proc/$pid/stat"; done | awk '{ s += $1 } END { print s + 0 }'; }
-declare -A server_pid
-for index in "${!names[@]}"; do server_pid[${names[$index]}]=${pids[$((${#pids[@]} - ${#names[@]} + index))]}; done
 # measured NAME ROUTE SCRIPT: one wrk run, then "NAME-ROUTE-cpu server_us redis_us": CPU time per
 # request of the featureserver process and of every redis-server on the box (the idle ones
 # cost the same in every case).

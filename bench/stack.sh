@@ -2,10 +2,11 @@
 # the bundled data, featureserver instances and FastAPI reference instances on top of it.
 # Source after bench/lib.sh; it defines functions and uses $work, $THREADS, $WORKERS.
 #   stack_setup               builds featureserver, makes the reference venv, starts Redis
-#   start_ours NAME ARGS...   featureserver serve ARGS... (BINARY=path for another build); sets ports[NAME]
+#   start_ours NAME ARGS...   featureserver serve ARGS... (BINARY=path for another build); sets ports[NAME], server_pid[NAME]
 #   start_reference NAME TTL  the FastAPI app with 2 workers; sets ports[NAME]
 #   summarize NAMES...        (bench/lib.sh) median table of $work/results
 declare -A ports
+declare -A server_pid  # by NAME, for start_ours' servers
 pids=()
 venv=bench/.venv-reference
 
@@ -35,6 +36,7 @@ start_ours() {
   "${BINARY:-.build/release/featureserver}" serve --bind 127.0.0.1 --port "$port" --threads "$THREADS" \
     --redis-url "redis://127.0.0.1:$redis_port" "$@" >"$work/$name.out" 2>"$work/$name.log" &
   pids+=($!)
+  server_pid[$name]=$!
   wait_for_port "$port"
   ports[$name]=$port
 }

@@ -10,24 +10,18 @@ import ArgumentParser
 /// takes `LOCUST_USERS` for `--users`.
 public enum EnvironmentFlags {
   /// The flags a command's help lists.
-  public struct CommandFlags: Sendable {
+  struct CommandFlags {
     /// Every `--name` (both spellings of `--[no-]http2`).
-    public var known: Set<String> = []
+    var known: Set<String> = []
     /// The flags that take no value.
-    public var switches: Set<String> = []
+    var switches: Set<String> = []
     /// A long flag's short spelling (`--run-time` → `-t`): either on the command line means given.
-    public var shortNames: [String: String] = [:]
-
-    public init(known: Set<String> = [], switches: Set<String> = [], shortNames: [String: String] = [:]) {
-      self.known = known
-      self.switches = switches
-      self.shortNames = shortNames
-    }
+    var shortNames: [String: String] = [:]
   }
 
   /// The flags of `command` as its help lists them: "-t, --run-time <run-time>" takes a value and
   /// has a short spelling; "--share-port" and "--http2/--no-http2" take none.
-  public static func flags(of command: ParsableCommand.Type) -> CommandFlags {
+  static func flags(of command: ParsableCommand.Type) -> CommandFlags {
     var flags = CommandFlags()
     let words = command.helpMessage(columns: 1000).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," })
     for (index, word) in words.enumerated() where word.hasPrefix("--") {
@@ -60,11 +54,9 @@ public enum EnvironmentFlags {
   /// prefix cannot break start-up. A switch (a flag without a value) is set by `true`, `1`,
   /// `yes` or `on`; `false`, `0`, `no` or `off` turns on its `--no-` form when there is one and
   /// leaves the default otherwise.
-  public static func merged(
-    _ arguments: [String], prefix: String, flags: CommandFlags, environment: [String]? = nil
-  ) -> [String] {
+  static func merged(_ arguments: [String], prefix: String, flags: CommandFlags) -> [String] {
     var result = arguments
-    for text in environment ?? processEnvironment() {
+    for text in processEnvironment() {
       guard text.hasPrefix(prefix), let equals = text.firstIndex(of: "=") else { continue }
       let name = text[text.index(text.startIndex, offsetBy: prefix.count)..<equals]
       let flag = "--" + name.lowercased().split(separator: "_", omittingEmptySubsequences: false).joined(separator: "-")
