@@ -178,7 +178,13 @@ public final class DistributedWorker: @unchecked Sendable {
           second: interval.second, timestamp: interval.timestamp, users: interval.users,
           statistics: WireLoadStatistics(interval.statistics), isFinal: interval.isFinal,
           duration: nil))
-      _ = loop.execute { [self] in connection?.send(report) }
+      let isFinal = interval.isFinal
+      _ = loop.execute { [self] in
+        connection?.send(report)
+        // The master closes as soon as it has every worker's final report, maybe before this
+        // worker closes itself: from here a close is the normal end, not a lost master.
+        if isFinal { connection?.onClose = { _ in } }
+      }
     })
     lock.withLock { localResult = result }
     closeConnection()
