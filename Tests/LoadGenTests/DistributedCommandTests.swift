@@ -9,12 +9,18 @@ import XCTest
 final class DistributedCommandTests: XCTestCase {
   var binary: String { productsDirectory.appendingPathComponent("loadgen").path }
 
-  func worker(_ arguments: [String]) throws -> Process {
+  /// A worker process; its log (standard error) goes to `log` when given.
+  func worker(_ arguments: [String], log: URL? = nil) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = ["--worker", "--threads", "1"] + arguments
     process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
+    if let log {
+      FileManager.default.createFile(atPath: log.path, contents: nil)
+      process.standardError = try FileHandle(forWritingTo: log)
+    } else {
+      process.standardError = FileHandle.nullDevice
+    }
     try process.run()
     return process
   }
@@ -53,10 +59,19 @@ final class DistributedCommandTests: XCTestCase {
         "--expect-workers-max-wait", "20", "--host", target.url, "-u", "6", "-r", "100", "-t", "4s",
         "--csv", prefix, "--threshold", "p99<10s",
       ])
-    let workers = try (0..<3).map { _ in try worker(["--master-port", "\(port)"]) }
+    let logs = (0..<3).map {
+      FileManager.default.temporaryDirectory.appendingPathComponent("worker-\(getpid())-\($0).log")
+    }
+    defer { for log in logs { try? FileManager.default.removeItem(at: log) } }
+    let workers = try logs.map { try worker(["--master-port", "\(port)"], log: $0) }
     defer { for process in workers where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-    // Kill one once the run is under way (the master starts them together after all joined).
-    usleep(2_000_000)
+    // Kill one once the run is under way: after the master has started it (all three joined,
+    // however slowly the processes came up), about halfway through the 4 s run.
+    let running = waitUntil(timeout: 20) {
+      ((try? String(contentsOf: logs[1], encoding: .utf8)) ?? "").contains("loadgen worker: running")
+    }
+    XCTAssertNotNil(running, "the master started the workers")
+    usleep(1_500_000)
     let victim = workers[1].processIdentifier
     kill(victim, SIGKILL)
     let started = Date()
