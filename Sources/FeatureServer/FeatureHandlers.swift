@@ -30,13 +30,17 @@ extension FeatureService {
         .error(.badRequest, code: "invalid_id", message: "\(entity.name) id '\(requestedID)' \(violation.reason)"),
         since: started)
     }
-    var selection: [Int]? = nil
+    // A `let`: a `var` the completion below captures is boxed on the heap on every request,
+    // cache hits included.
+    let selection: [Int]?
     if let list = request.queryItem("features") {
       guard let positions = requestedFeatures(list, in: entity, responder: responder, since: started) else { return }
       selection = positions
+    } else {
+      selection = nil
     }
     // The completion is made only when Redis must be asked (`later`); a cache hit answers here.
-    let cached = readers[responder.eventLoop.index].read(entity, id: id) {
+    let cached = readers[responder.eventLoop.index].read(entity, registryPosition: entityPosition, id: id) {
       { [self] result in
         answerFeatures(
           result, entity: entity, entityPosition: entityPosition, id: id, selection: selection, responder: responder,

@@ -92,40 +92,39 @@ enum PredictionOutcome: Int, CaseIterable, Sendable {
   /// Status codes counted by their own label; the rest count as their class ("2xx"...).
   static let statuses: [Int] = [200, 400, 404, 405, 413, 422, 500, 503]
 
-  let requests: [ManagedAtomic<Int>]
-  let durationBuckets: [ManagedAtomic<Int>]
-  let durationSumNanoseconds: [ManagedAtomic<Int>]
-  let cacheResults: [ManagedAtomic<Int>] = CacheResult.allCases.map { _ in ManagedAtomic(0) }
+  let requests: CounterBlock
+  let durationBuckets: CounterBlock
+  let durationSumNanoseconds: CounterBlock
+  let cacheResults = CounterBlock(count: CacheResult.allCases.count)
   let cacheRefreshes = ManagedAtomic<Int>(0)
   let decodeErrors = ManagedAtomic<Int>(0)
   /// Reads of an entity's window events that failed while its row was served (windows null).
   let windowReadFailures = ManagedAtomic<Int>(0)
   /// Per entity, then per Feast feature view: reads that found something other than a row of
   /// their layout at the key.
-  let storedRowErrors: [ManagedAtomic<Int>]
+  let storedRowErrors: CounterBlock
   /// Feast entity rows served, by `FeastRowResult`.
-  let feastRows: [ManagedAtomic<Int>] = FeastRowResult.allCases.map { _ in ManagedAtomic(0) }
-  let ageBuckets: [ManagedAtomic<Int>]
-  let ageSumSeconds: [ManagedAtomic<Int>]
+  let feastRows = CounterBlock(count: FeastRowResult.allCases.count)
+  let ageBuckets: CounterBlock
+  let ageSumSeconds: CounterBlock
   let entityCount: Int
   /// Model inference bucket bounds (seconds): 1 µs to 10 ms.
   static let inferenceBounds: [Double] = [
     0.000001, 0.0000025, 0.000005, 0.0000075, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.01,
   ]
-  let predictions: [ManagedAtomic<Int>] = PredictionOutcome.allCases.map { _ in ManagedAtomic(0) }
-  let inferenceBuckets: [ManagedAtomic<Int>] = (0...LoopMetrics.inferenceBounds.count).map { _ in ManagedAtomic(0) }
+  let predictions = CounterBlock(count: PredictionOutcome.allCases.count)
+  let inferenceBuckets = CounterBlock(count: LoopMetrics.inferenceBounds.count + 1)
   let inferenceSumNanoseconds = ManagedAtomic<Int>(0)
 
   @_spi(Benchmarks) public init(entityCount: Int, feastViewCount: Int = 0) {
     self.entityCount = entityCount
     let statusSlots = LoopMetrics.statuses.count + 5  // + 1xx..5xx classes
-    requests = (0..<(Route.allCases.count * statusSlots)).map { _ in ManagedAtomic(0) }
-    durationBuckets = (0..<(Route.allCases.count * (LoopMetrics.durationBounds.count + 1))).map { _ in ManagedAtomic(0)
-    }
-    durationSumNanoseconds = Route.allCases.map { _ in ManagedAtomic(0) }
-    ageBuckets = (0..<(entityCount * (LoopMetrics.ageBounds.count + 1))).map { _ in ManagedAtomic(0) }
-    ageSumSeconds = (0..<entityCount).map { _ in ManagedAtomic(0) }
-    storedRowErrors = (0..<(entityCount + feastViewCount)).map { _ in ManagedAtomic(0) }
+    requests = CounterBlock(count: Route.allCases.count * statusSlots)
+    durationBuckets = CounterBlock(count: Route.allCases.count * (LoopMetrics.durationBounds.count + 1))
+    durationSumNanoseconds = CounterBlock(count: Route.allCases.count)
+    ageBuckets = CounterBlock(count: entityCount * (LoopMetrics.ageBounds.count + 1))
+    ageSumSeconds = CounterBlock(count: entityCount)
+    storedRowErrors = CounterBlock(count: entityCount + feastViewCount)
   }
 
   static func statusSlot(_ code: Int) -> Int {

@@ -125,6 +125,11 @@ final class ServerWireTests: XCTestCase {
       [("Host", "b"), ("X-V", "12")],
       [("Host", "b"), ("X-V", "1")],  // a prefix of the line before
       [("Host", "b"), ("X-V", "123")],  // the line before is a prefix of it
+      [("Host", "b"), ("X-V", "124")],  // the same length, the last byte differs
+      [("Host", "b"), ("X-W", "124")],  // a name differs
+      [("Host", "b"), ("X-W", "124"), ("A", "12"), ("B", "3")],
+      [("Host", "b"), ("X-W", "124"), ("A", "1"), ("B", "23")],  // the same section length, lines split elsewhere
+      [("Host", "b"), ("X-W", "124"), ("A", "1"), ("B", "23")],
     ]
     for fields in requests {
       connection.send("GET /headers HTTP/1.1\r\n" + fields.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n")

@@ -41,6 +41,13 @@ struct HTTP1RequestReader {
   /// allocating) them again, ~150 instructions a field. Bounded: `rememberedFields` fields of at
   /// most `rememberedFieldBytes` bytes each (~1 KB a connection at most).
   private var remembered: [RememberedField] = []
+  /// The previous request's headers when every one of its fields is in `remembered`, and its
+  /// field section as sent (first name to last value): a request whose section is byte for
+  /// byte the same shares them whole (one compare; no array, no per-field work).
+  private var rememberedHeaders: HTTPHeaders? = nil
+  private var rememberedSection: [UInt8] = []
+  /// Storage for the parser's field ranges, kept from head to head.
+  private var fieldRanges: [(name: ParsedHead.Range, value: ParsedHead.Range)] = []
 
   private struct RememberedField {
     /// The field line from the name's first byte to the value's last (`Host: example`).
@@ -69,7 +76,7 @@ struct HTTP1RequestReader {
       case .head:
         guard !input.isEmpty else { return .needMore }
         let bytes = input.readable
-        switch RequestHeadParser.parse(bytes, limits: limits) {
+        switch RequestHeadParser.parse(bytes, limits: limits, fields: &fieldRanges) {
         case .incomplete:
           if headStartedAt == 0 { headStartedAt = now }
           return .needMore
@@ -167,8 +174,15 @@ struct HTTP1RequestReader {
     func text(_ range: ParsedHead.Range) -> String {
       String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range.start..<range.end]), as: UTF8.self)
     }
+    let method = HTTPMethod(
+      bytes: UnsafeRawBufferPointer(rebasing: bytes[head.method.start..<head.method.end]))
+    if let reused = rememberedHeaders(for: head, bytes) {
+      return HTTPRequest(method: method, target: text(head.target), version: head.version, headers: reused)
+    }
     var headers = HTTPHeaders()
     headers.fields.reserveCapacity(head.fields.count)
+    // Whether every field line is now the remembered one at its index.
+    var allRemembered = head.fields.count <= Self.rememberedFields
     for (index, field) in head.fields.enumerated() {
       let line = UnsafeRawBufferPointer(rebasing: bytes[field.name.start..<field.value.end])
       if index < remembered.count, remembered[index].line.count == line.count,
@@ -181,13 +195,37 @@ struct HTTP1RequestReader {
       let value = text(field.value)
       headers.fields.append((name: name, value: value))
       guard index < Self.rememberedFields, line.count <= Self.rememberedFieldBytes, index <= remembered.count else {
+        allRemembered = false
         continue
       }
       let kept = RememberedField(line: Array(line), name: name, value: value)
       if index < remembered.count { remembered[index] = kept } else { remembered.append(kept) }
     }
-    let method = HTTPMethod(
-      bytes: UnsafeRawBufferPointer(rebasing: bytes[head.method.start..<head.method.end]))
+    // Remembered fields beyond this request's count belong to an earlier request.
+    if allRemembered && remembered.count > head.fields.count {
+      remembered.removeLast(remembered.count - head.fields.count)
+    }
+    rememberedHeaders = allRemembered ? headers : nil
+    rememberedSection.removeAll(keepingCapacity: true)
+    if allRemembered { rememberedSection.append(contentsOf: Self.fieldSection(head, bytes)) }
     return HTTPRequest(method: method, target: text(head.target), version: head.version, headers: headers)
+  }
+
+  /// The previous request's headers when this head's field section is byte for byte the same.
+  private func rememberedHeaders(for head: ParsedHead, _ bytes: UnsafeRawBufferPointer) -> HTTPHeaders? {
+    guard let headers = rememberedHeaders, headers.count == head.fields.count else { return nil }
+    let section = Self.fieldSection(head, bytes)
+    guard section.count == rememberedSection.count else { return nil }
+    if section.isEmpty { return headers }
+    let same = rememberedSection.withUnsafeBytes { memcmp($0.baseAddress!, section.baseAddress!, section.count) == 0 }
+    return same ? headers : nil
+  }
+
+  /// The head's field lines as sent: from the first field's name to the last one's value.
+  private static func fieldSection(_ head: ParsedHead, _ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    guard let first = head.fields.first, let last = head.fields.last else {
+      return UnsafeRawBufferPointer(start: nil, count: 0)
+    }
+    return UnsafeRawBufferPointer(rebasing: bytes[first.name.start..<last.value.end])
   }
 }

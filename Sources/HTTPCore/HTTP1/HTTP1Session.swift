@@ -122,7 +122,7 @@ final class HTTP1Session: ConnectionSession, ResponseSink {
 
   // MARK: Requests
 
-  private func dispatch(_ request: HTTPRequest, keepAlive: Bool) {
+  private func dispatch(_ request: consuming HTTPRequest, keepAlive: Bool) {
     if order.nextSequence == 0, configuration.http2.enabled, let settings = Self.h2cUpgradeSettings(request) {
       upgrade(request, settings: settings)
       return

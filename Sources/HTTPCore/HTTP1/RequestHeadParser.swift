@@ -21,7 +21,8 @@ struct ParsedHead {
   var method: Range = .init(start: 0, end: 0)
   var target: Range = .init(start: 0, end: 0)
   var version: HTTPVersion = .http1_1
-  /// Each header field's name and value (one array: one allocation per request).
+  /// Each header field's name and value (one array, which a reader reuses from request to
+  /// request).
   var fields: [(name: Range, value: Range)] = []
   /// Bytes the head occupies, including the empty line that ends it.
   var length = 0
@@ -48,6 +49,17 @@ enum HeadParseResult {
 /// request smuggling is refused.
 enum RequestHeadParser {
   static func parse(_ buffer: UnsafeRawBufferPointer, limits: HTTPLimits) -> HeadParseResult {
+    var fields: [(name: ParsedHead.Range, value: ParsedHead.Range)] = []
+    return parse(buffer, limits: limits, fields: &fields)
+  }
+
+  /// Parses with `fields` as the storage of the field ranges: a reader that keeps it between
+  /// requests (and has dropped the previous head) parses without allocating. A complete head
+  /// shares it.
+  static func parse(
+    _ buffer: UnsafeRawBufferPointer, limits: HTTPLimits,
+    fields: inout [(name: ParsedHead.Range, value: ParsedHead.Range)]
+  ) -> HeadParseResult {
     guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count > 0
     else { return .incomplete }
     let count = buffer.count
@@ -83,7 +95,8 @@ enum RequestHeadParser {
     var hostCount = 0
     var connectionClose = false
     var connectionKeepAlive = false
-    head.fields.reserveCapacity(8)
+    fields.removeAll(keepingCapacity: true)
+    fields.reserveCapacity(8)
     while true {
       guard let lineFeed = findLineFeed(base, from: position, to: count) else {
         if count - headersStart > limits.maxHeaderBytes {
@@ -129,11 +142,11 @@ enum RequestHeadParser {
       }
       while valueEnd > valueStart, base[valueEnd - 1] == .space || base[valueEnd - 1] == .tab { valueEnd -= 1 }
       let value = ParsedHead.Range(start: valueStart, end: valueEnd)
-      if head.fields.count == limits.maxHeaderCount {
+      if fields.count == limits.maxHeaderCount {
         return .failure(
           HTTPParseError(.requestHeaderFieldsTooLarge, "more than \(limits.maxHeaderCount) header fields"))
       }
-      head.fields.append((name, value))
+      fields.append((name, value))
 
       // Fields that decide framing and connection handling.
       switch name.end - name.start {
@@ -218,6 +231,7 @@ enum RequestHeadParser {
     }
     if head.framing == .none { head.expectContinue = false }
     head.keepAlive = head.version == .http1_1 ? !connectionClose : (connectionKeepAlive && !connectionClose)
+    head.fields = fields
     return .complete(head)
   }
 

@@ -27,7 +27,21 @@ public final class Router: @unchecked Sendable {
       names.append(box)
       return Unmanaged.passUnretained(box)
     }
-    var handlers: [(method: HTTPMethod, pattern: String, handler: HTTPHandler)] = []
+    var handlers: [Route] = []
+  }
+
+  /// One method's handler at a node. A class, not a tuple in the array: a closure stored in an
+  /// array's generic storage is kept at its most general representation, and taking it out for
+  /// a call allocated a reabstraction thunk on every request.
+  final class Route {
+    let method: HTTPMethod
+    let pattern: String
+    let handler: HTTPHandler
+    init(method: HTTPMethod, pattern: String, handler: @escaping HTTPHandler) {
+      self.method = method
+      self.pattern = pattern
+      self.handler = handler
+    }
   }
 
   /// A parameter's name, referred to (unretained) from the search's stack memory.
@@ -83,7 +97,7 @@ public final class Router: @unchecked Sendable {
       }
     }
     node.handlers.removeAll { $0.method == method }
-    node.handlers.append((method, pattern, handler))
+    node.handlers.append(Route(method: method, pattern: pattern, handler: handler))
   }
 
   public func get(_ pattern: String, _ handler: @escaping HTTPHandler) { on(.get, pattern, handler) }
