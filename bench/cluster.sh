@@ -40,8 +40,14 @@ while :; do
   [ "$busy" = 0 ] && break
 done
 cluster_url=$(scripts/redis-cluster.sh start "$work/cluster" "$first")
-# A one-node cluster: cluster mode on, every slot on one redis-server.
-one=$(free_port)
+# A one-node cluster: cluster mode on, every slot on one redis-server. Its port is picked like the
+# block above: an ephemeral port from free_port can be above 55535, and its bus port (+10000)
+# would not exist.
+while :; do
+  one=$((20000 + RANDOM % 30000))
+  (exec 3<>"/dev/tcp/127.0.0.1/$one") 2>/dev/null || (exec 3<>"/dev/tcp/127.0.0.1/$((one + 10000))") 2>/dev/null ||
+    break
+done
 mkdir -p "$work/cluster1"
 redis-server --port "$one" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf --save '' \
   --appendonly no --dir "$work/cluster1" --daemonize no --loglevel warning >"$work/cluster1.log" 2>&1 &
