@@ -141,7 +141,10 @@ final class HTTP2Tests: XCTestCase {
         (try? runCommand(nghttp, ["-nv", "http://127.0.0.1:\(port)/delay/500"], timeout: 20))?.output ?? "")
       finished.signal()
     }
-    usleep(200_000)
+    // Shut down once the request is in flight (not after a fixed pause: under load nghttp may
+    // not even have connected by then, and a server already gone refuses it).
+    XCTAssertNotNil(
+      waitUntil(timeout: 10) { server.server.statistics.requests(.http2) > 0 }, "nghttp's request arrived")
     let drained = DispatchSemaphore(value: 0)
     server.server.shutdown { drained.signal() }
     XCTAssertEqual(finished.wait(timeout: .now() + 20), .success)
