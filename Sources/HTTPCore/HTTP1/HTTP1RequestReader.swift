@@ -171,14 +171,19 @@ struct HTTP1RequestReader {
     .serviceUnavailable, "the server is receiving too many request bodies; retry shortly")
 
   private mutating func makeRequest(_ head: ParsedHead, _ bytes: UnsafeRawBufferPointer) -> HTTPRequest {
-    func text(_ range: ParsedHead.Range) -> String {
-      String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range.start..<range.end]), as: UTF8.self)
-    }
     let method = HTTPMethod(
       bytes: UnsafeRawBufferPointer(rebasing: bytes[head.method.start..<head.method.end]))
-    if let reused = rememberedHeaders(for: head, bytes) {
-      return HTTPRequest(method: method, target: text(head.target), version: head.version, headers: reused)
-    }
+    let headers = rememberedHeaders(for: head, bytes) ?? decodeHeaders(head, bytes)
+    return HTTPRequest(method: method, target: Self.text(head.target, bytes), version: head.version, headers: headers)
+  }
+
+  private static func text(_ range: ParsedHead.Range, _ bytes: UnsafeRawBufferPointer) -> String {
+    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range.start..<range.end]), as: UTF8.self)
+  }
+
+  /// The head's fields as Strings, reusing the remembered ones line by line, and remembering
+  /// this request's (whole, when every line could be).
+  private mutating func decodeHeaders(_ head: ParsedHead, _ bytes: UnsafeRawBufferPointer) -> HTTPHeaders {
     var headers = HTTPHeaders()
     headers.fields.reserveCapacity(head.fields.count)
     // Whether every field line is now the remembered one at its index.
@@ -191,8 +196,8 @@ struct HTTP1RequestReader {
         headers.fields.append((name: remembered[index].name, value: remembered[index].value))
         continue
       }
-      let name = text(field.name)
-      let value = text(field.value)
+      let name = Self.text(field.name, bytes)
+      let value = Self.text(field.value, bytes)
       headers.fields.append((name: name, value: value))
       guard index < Self.rememberedFields, line.count <= Self.rememberedFieldBytes, index <= remembered.count else {
         allRemembered = false
@@ -208,7 +213,7 @@ struct HTTP1RequestReader {
     rememberedHeaders = allRemembered ? headers : nil
     rememberedSection.removeAll(keepingCapacity: true)
     if allRemembered { rememberedSection.append(contentsOf: Self.fieldSection(head, bytes)) }
-    return HTTPRequest(method: method, target: text(head.target), version: head.version, headers: headers)
+    return headers
   }
 
   /// The previous request's headers when this head's field section is byte for byte the same.
