@@ -13,11 +13,13 @@
 #               ingest takes away on 2 cores; a fixed rate below it shows what a request waits.
 #
 #   bench/stream.sh                  # THREADS=1 BACKLOG=300000 RATE=20000 DURATION=20 ROUNDS=3 GET_RATE=10000
+#   STREAM_FLAGS="--stream-niceness 5" bench/stream.sh   # serve flags for both servers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 THREADS=${THREADS:-1}
+STREAM_FLAGS=${STREAM_FLAGS:-}
 BACKLOG=${BACKLOG:-300000}
 RATE=${RATE:-20000}
 DURATION=${DURATION:-20}
@@ -81,7 +83,7 @@ for round in $(seq 1 "$ROUNDS"); do
   # 1. A backlog consumed from the start.
   stream="fs:events:backlog$round"
   producer --stream "$stream" --count "$BACKLOG" --prefix "r${round}b" >/dev/null
-  start_ours "ingest$round" --stream "$stream" --stream-consumer bench
+  start_ours "ingest$round" --stream "$stream" --stream-consumer bench $STREAM_FLAGS
   port=${ports[ingest$round]}
   first_time="" first_count=0
   while :; do
@@ -98,7 +100,7 @@ for round in $(seq 1 "$ROUNDS"); do
 
   # 2. and 3. Live ingest at RATE, and GET p99 with and without it.
   stream="fs:events:live$round"
-  start_ours "live$round" --stream "$stream" --stream-consumer bench
+  start_ours "live$round" --stream "$stream" --stream-consumer bench $STREAM_FLAGS
   port=${ports[live$round]}
   wrk -t1 -c10 -d3s -s bench/lua/features.lua "http://127.0.0.1:$port" >/dev/null
   curl -s "http://127.0.0.1:$port/metrics" >"$work/before"
@@ -106,12 +108,20 @@ for round in $(seq 1 "$ROUNDS"); do
   sleep 1
   run_wrk get-ingesting -t1 -c10 -d"${DURATION}s" -s bench/lua/features.lua "http://127.0.0.1:$port" |
     tee -a "$work/results"
+  curl -s "http://127.0.0.1:$port/metrics" >"$work/between"
   get_at_rate get-rate-ingesting "$port" | tee -a "$work/results"
   wait $!
   sleep 1
   curl -s "http://127.0.0.1:$port/metrics" >"$work/after"
   read -r p50 p99 n < <(processing_quantiles "$work/before" "$work/after")
   echo "lag $p50 $p99 $n $(cat "$work/produced")" | tee -a "$work/results"
+  # The same lag in each half: while wrk saturates the server, and while GETs come at GET_RATE.
+  read -r p50 p99 n < <(processing_quantiles "$work/before" "$work/between")
+  echo "lag-saturated $p50 $p99 $n" | tee -a "$work/results"
+  read -r p50 p99 n < <(processing_quantiles "$work/between" "$work/after")
+  echo "lag-at-rate $p50 $p99 $n" | tee -a "$work/results"
+  grep '^featureserver_window_cache_own_writes_total' "$work/after" | tr '\n' ' ' | sed 's/^/write-through /; s/$/\n/' |
+    tee -a "$work/results"
   # Without ingest right after, on the same stored events (a GET's cost grows with them).
   run_wrk get-quiet -t1 -c10 -d"${DURATION}s" -s bench/lua/features.lua "http://127.0.0.1:$port" | tee -a "$work/results"
   get_at_rate get-rate-quiet "$port" | tee -a "$work/results"
@@ -123,6 +133,11 @@ awk '$1 == "ingest" {print $2}' "$work/results" | median | awk '{ printf "ingest
 p50=$(awk '$1 == "lag" {print $2}' "$work/results" | median)
 p99=$(awk '$1 == "lag" {print $3}' "$work/results" | median)
 echo "lag at $RATE events/s: XADD to servable p50 ${p50} ms, p99 ${p99} ms (goal p99 <= 100)"
+for phase in lag-saturated lag-at-rate; do
+  p50=$(awk -v k="$phase" '$1 == k {print $2}' "$work/results" | median)
+  p99=$(awk -v k="$phase" '$1 == k {print $3}' "$work/results" | median)
+  echo "  $phase: p50 ${p50} ms, p99 ${p99} ms"
+done
 summarize get-quiet get-ingesting
 q=$(awk '$1 == "get-quiet" {print $4}' "$work/results" | median)
 i=$(awk '$1 == "get-ingesting" {print $4}' "$work/results" | median)

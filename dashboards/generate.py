@@ -131,8 +131,12 @@ panel("Watermark lag", [("max(featureserver_stream_watermark_lag_seconds)", "now
       width=6, description="Grows while no events arrive; the watermark itself trails the newest event by its delay.")
 panel("Window events cache: invalidations", [
     ("sum(" + rate('featureserver_window_invalidations_total{kind="key"}') + ")", "changed events hashes"),
-    ("min(featureserver_window_invalidation_listening)", "listening (1/0)")], width=12,
+    ("min(featureserver_window_invalidation_listening)", "listening (1/0)")], width=6,
     description="Events stay cached until Redis reports a change; while not listening they expire after --window-cache-ttl.")
+panel("Window events cache: the consumer's own writes", [
+    (f"sum by (outcome) ({rate('featureserver_window_cache_own_writes_total')})", "{{outcome}}")], unit="ops", width=6,
+    description="Events this server's consumer stored: applied to the cached copy (write-through), dropped (the copy no "
+    "longer matched Redis, or the hash was pruned), or not cached.")
 
 row("Predictions")
 ALL_PREDICTIONS = "sum(" + rate("featureserver_predictions_total") + ")"

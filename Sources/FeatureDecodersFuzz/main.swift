@@ -96,11 +96,7 @@
       var events = StoredWindowEvents()
       for value in body.split(separator: 0xFF) {
         value.withUnsafeBytes { bytes in
-          if let event = StoredWindowEvents.decode(bytes) {
-            events.times.append(event.time)
-            events.values.append(event.value)
-            events.cutoffs.append(event.cutoff)
-          }
+          if let event = StoredWindowEvents.decode(bytes) { events.append(.init(event)) }
         }
       }
       precondition(windows.values(of: events, now: 1_795_000_000_000_000).count == windows.features.count)

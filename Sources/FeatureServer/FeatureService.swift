@@ -91,8 +91,12 @@ public final class FeatureService: @unchecked Sendable {
     self.metrics = metrics
     if let stream = configuration.stream.stream, registry.entities.contains(where: { $0.windows != nil }) {
       do {
+        let writeThrough = tracking.flatMap { listener in
+          listener.registration == .byWriter ? (cache: cache!, listener: listener) : nil
+        }
         ingest = try StreamIngest(
-          configuration: configuration.stream, stream: stream, registry: registry, redis: pool.configuration)
+          configuration: configuration.stream, stream: stream, registry: registry, redis: pool.configuration,
+          writeThrough: writeThrough)
       } catch {
         streamLogger.error("cannot create the stream consumer", metadata: ["error": "\(error)"])
         ingest = nil
@@ -121,8 +125,12 @@ public final class FeatureService: @unchecked Sendable {
       registry.entities.contains(where: { $0.windows != nil })
     else { return nil }
     let prefix = registry.windowEventsKeyPrefix
+    // Consuming the stream here, with write-through: the consumer's writing connection registers
+    // tracking (NOLOOP), and its writes reach the cache directly (`WindowCacheWriteThrough`).
+    let writesThrough = stream.stream != nil && stream.windowWriteThrough
     return RedisInvalidationListener(
       configuration: redis, prefixes: [String(decoding: prefix, as: UTF8.self)],
+      registration: writesThrough ? .byWriter : .own,
       handlers: .init(
         keysChanged: { cache.invalidate($0) }, reset: { cache.removeAll(withPrefix: prefix) }))
   }

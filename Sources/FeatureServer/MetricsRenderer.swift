@@ -19,7 +19,10 @@ struct MetricsRenderer {
     cache(&text)
     if let listener = service.windowInvalidations { windowInvalidations(&text, listener) }
     redis(&text)
-    if let consumer = service.consumer { stream(&text, consumer.metrics) }
+    if let consumer = service.consumer {
+      stream(&text, consumer.metrics)
+      if let writeThrough = consumer.writeThrough { windowWriteThrough(&text, writeThrough) }
+    }
     featureAge(&text)
     predictions(&text)
     drift(&text)
@@ -236,11 +239,23 @@ struct MetricsRenderer {
       "featureserver_window_read_failures_total \(service.metrics.reduce(0) { $0 + $1.windowReadFailures.load(ordering: .relaxed) })\n"
   }
 
+  private func windowWriteThrough(_ text: inout String, _ writeThrough: WindowCacheWriteThrough) {
+    header(
+      &text, "window_cache_own_writes_total", "counter",
+      "Events this server's consumer stored, by what became of the entity's cached events: applied (the cache took the event), dropped (it no longer matched Redis), not_cached."
+    )
+    for outcome in FeatureCache.OwnWriteOutcome.allCases {
+      text +=
+        "featureserver_window_cache_own_writes_total{outcome=\"\(outcome.label)\"} \(writeThrough.outcomes[outcome.rawValue].load(ordering: .relaxed))\n"
+    }
+  }
+
   private func windowInvalidations(_ text: inout String, _ listener: RedisInvalidationListener) {
     let statistics = listener.statistics
     header(
       &text, "window_invalidation_listening", "gauge",
-      "1 while Redis's invalidations of window events are heard (events stay cached until they change).")
+      "1 while Redis's invalidations of window events are heard (events stay cached until they change); with write-through, once the consumer's writer has registered."
+    )
     text += "featureserver_window_invalidation_listening \(listener.isListening ? 1 : 0)\n"
     header(&text, "window_invalidations_total", "counter", "Invalidation messages and keys heard from Redis.")
     text += "featureserver_window_invalidations_total{kind=\"message\"} \(statistics.messages)\n"

@@ -17,8 +17,17 @@ struct StreamOptions: ParsableArguments {
   @Option(help: "This server's consumer name in the group; keep it stable across restarts. Default: the host name.")
   var streamConsumer: String?
 
-  @Option(help: "Redis connections of the stream consumer (its own, beside --redis-pool-size).")
+  @Option(
+    help:
+      "Redis connections of the stream consumer (its own, beside --redis-pool-size; with write-through one more stores the events)."
+  )
   var streamConnections = defaults.connections
+
+  @Option(
+    help:
+      "Nice value of the stream consumer's thread (0-19; the serving loops keep 0): above 0, a busy machine serves requests first and ingest lags instead."
+  )
+  var streamNiceness = defaults.niceness
 
   @Option(help: "Stream entries read per XREADGROUP.")
   var streamBatchSize = defaults.batchSize
@@ -45,6 +54,13 @@ struct StreamOptions: ParsableArguments {
   )
   var windowCacheInvalidation = defaults.windowInvalidation
 
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Put the events this server's consumer stores into the cache at once (with cache invalidation), instead of dropping the entity's cached events on each write."
+  )
+  var windowWriteThrough = defaults.windowWriteThrough
+
   @Option(help: "Most events in one POST /events; more gets 413.")
   var maxEventsPerRequest = defaults.maxEventsPerRequest
 
@@ -65,9 +81,11 @@ struct StreamOptions: ParsableArguments {
     configuration.batchSize = streamBatchSize
     configuration.pollInterval = streamPollInterval
     configuration.claimIdle = streamClaimIdle
+    configuration.niceness = streamNiceness
     configuration.maxEventsPerEntity = windowMaxEventsPerEntity
     configuration.windowCacheTTL = windowCacheTTL
     configuration.windowInvalidation = windowCacheInvalidation
+    configuration.windowWriteThrough = windowWriteThrough
     configuration.maxEventsPerRequest = maxEventsPerRequest
     return configuration
   }

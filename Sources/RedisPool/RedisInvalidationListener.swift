@@ -22,7 +22,20 @@ import Synchronization
 /// fetch starts and keeps the fetched value long only if `isUnbroken(since:)` still holds when
 /// it stores it (under the lock its `reset` also takes), so a value read while a message may
 /// have been lost is never kept long.
+///
+/// With `Registration.byWriter`, the listener only subscribes: the connection that writes the
+/// keys registers tracking with `REDIRECT <redirectTarget> ... NOLOOP` (so its own writes,
+/// which it applies to the cache itself, are not sent back) and reports it with
+/// `registrationConfirmed(for:fresh:)`; invalidations count as heard only from then on.
 public final class RedisInvalidationListener: Sendable {
+  /// Who turns tracking on.
+  public enum Registration: Sendable {
+    /// The listener's own connection, for every writer's changes.
+    case own
+    /// Another connection, redirecting to this one (see the type's comment).
+    case byWriter
+  }
+
   /// What the listener tells its cache.
   public struct Handlers: Sendable {
     /// Keys that changed, one message's worth.
@@ -48,11 +61,47 @@ public final class RedisInvalidationListener: Sendable {
   private let stopped = Atomic<Bool>(false)
   /// Invalidation messages and keys heard, connections made (for metrics).
   private let counters = Mutex<(messages: Int, keys: Int, connections: Int)>((0, 0, 0))
+  public let registration: Registration
+  /// The subscribed connection's client id (0 while there is none). Changed, and compared by
+  /// `registrationConfirmed`, under this lock.
+  private let subscribedID = Mutex<Int>(0)
 
-  public init(configuration: RedisConfiguration, prefixes: [String], handlers: Handlers) {
+  public init(
+    configuration: RedisConfiguration, prefixes: [String], registration: Registration = .own, handlers: Handlers
+  ) {
     self.configuration = configuration
     self.prefixes = prefixes
+    self.registration = registration
     self.handlers = handlers
+  }
+
+  /// The client id a writer's `CLIENT TRACKING ... REDIRECT` names: the subscribed connection's,
+  /// nil while not subscribed.
+  public var redirectTarget: Int? {
+    let id = subscribedID.withLock { $0 }
+    return id == 0 ? nil : id
+  }
+
+  /// A writer's tracking registration redirecting to `clientID` is in place (`Registration.byWriter`).
+  /// `fresh`: Redis accepted it just now (it was not registered before): if invalidations counted
+  /// as heard, some may have been lost while it was not registered (the writer's connection was
+  /// made again), so a new generation starts and the cache forgets what it kept.
+  /// Ignored when `clientID` is no longer the subscribed connection.
+  public func registrationConfirmed(for clientID: Int, fresh: Bool) {
+    let broken = subscribedID.withLock { current -> Bool in
+      guard current == clientID, current != 0, !stopped.load(ordering: .acquiring) else { return false }
+      // Compare-and-exchange: the listening thread may mark the ticket lost meanwhile.
+      var before = state.load(ordering: .acquiring)
+      while true {
+        let listening = before & 1 == 1
+        if listening && !fresh { return false }
+        let (exchanged, original) = state.compareExchange(
+          expected: before, desired: before + (listening ? 2 : 1), ordering: .acquiringAndReleasing)
+        if exchanged { return listening }
+        before = original
+      }
+    }
+    if broken { handlers.reset() }
   }
 
   /// The current ticket: compare it with `isUnbroken(since:)` later.
@@ -65,7 +114,7 @@ public final class RedisInvalidationListener: Sendable {
     ticket & 1 == 1 && state.load(ordering: .acquiring) == ticket
   }
 
-  /// Whether the subscription is up now.
+  /// Whether invalidations are heard now (subscribed, and with `.byWriter`, registered).
   public var isListening: Bool { ticket & 1 == 1 }
 
   /// Messages and keys heard, and connections made, since start.
@@ -95,6 +144,7 @@ public final class RedisInvalidationListener: Sendable {
         lastProblem = ""
         delay = max(0.01, configuration.reconnectBaseDelay)
         listen(connection)
+        subscribedID.withLock { $0 = 0 }
         if !stopped.load(ordering: .acquiring) {
           redisLogger.warning("lost the Redis invalidation connection; reconnecting")
         }
@@ -140,12 +190,17 @@ public final class RedisInvalidationListener: Sendable {
       guard case .integer(let id) = try connection.command(["CLIENT", "ID"]) else {
         throw RedisBlockingConnection.Failure(description: "CLIENT ID did not answer an integer")
       }
-      var tracking = ["CLIENT", "TRACKING", "ON", "REDIRECT", String(id), "BCAST"]
-      for prefix in prefixes { tracking += ["PREFIX", prefix] }
-      try connection.command(tracking)
+      if registration == .own {
+        var tracking = ["CLIENT", "TRACKING", "ON", "REDIRECT", String(id), "BCAST"]
+        for prefix in prefixes { tracking += ["PREFIX", prefix] }
+        try connection.command(tracking)
+      }
       try connection.command(["SUBSCRIBE", "__redis__:invalidate"])
-      let generation = state.load(ordering: .acquiring) | 1
-      state.store(generation, ordering: .releasing)
+      subscribedID.withLock { current in
+        current = Int(clamping: id)
+        // With a writer registering, listening starts when it says so.
+        if registration == .own { state.store(state.load(ordering: .acquiring) | 1, ordering: .releasing) }
+      }
       counters.withLock { $0.connections += 1 }
       return .success(connection)
     } catch let failure as RedisBlockingConnection.Failure {

@@ -262,6 +262,67 @@ public struct CacheConfiguration: Sendable {
     if waiters[key] != nil { changedWhileFetching.insert(key) }
   }
 
+  /// This process stored one event in the window events hash at `key`, after which the hash
+  /// held `length` fields (nil: the write's outcome is unknown). Redis does not tell this
+  /// process of its own writes (tracking with NOLOOP), so this is how they reach the cache: a
+  /// cached copy holding one field less than `length` takes the event and is then what Redis
+  /// holds; any other copy goes (someone else changed the hash too, or old events were
+  /// pruned). The entry's expiry does not move. A fetch under way does not keep what it read:
+  /// it may have been read before the write.
+  @discardableResult
+  func applyOwnWrite(_ key: RowKey, event: StoredWindowEvents.Event?, length: Int?, now: UInt64) -> OwnWriteOutcome {
+    if waiters[key] != nil { changedWhileFetching.insert(key) }
+    guard let (ring, slot) = index[key] else { return .notCached }
+    let entry = rings[ring].slots[slot]
+    var events: StoredWindowEvents
+    switch entry.value {
+    case .row(.windowEvents(let cached)): events = cached
+    case .missing: events = StoredWindowEvents()
+    default:
+      remove(at: (ring, slot))
+      return .dropped
+    }
+    guard let event, let length, events.fields + 1 == length, now < entry.expiresAt else {
+      remove(at: (ring, slot))
+      return .dropped
+    }
+    events.append(event)
+    let value = CachedValue.row(.windowEvents(events))
+    let bytes = value.bytes + key.bytes.count + 96
+    guard ring == 0 else {
+      remove(at: (ring, slot))
+      store(key, value, now: now, lifetime: entry.expiresAt - now)
+      return .applied
+    }
+    if bytes > maxEntryBytes {
+      remove(at: (0, slot))
+      return .dropped
+    }
+    rings[0].bytes += bytes - entry.bytes
+    rings[0].slots[slot].value = value
+    rings[0].slots[slot].bytes = bytes
+    evictOverBytes(ring: 0, keeping: key)
+    return .applied
+  }
+
+  /// What `applyOwnWrite` did with the cached copy.
+  enum OwnWriteOutcome: Int, CaseIterable {
+    /// The copy took the event.
+    case applied
+    /// The copy went (it did not match what Redis holds, or the write's outcome is unknown).
+    case dropped
+    /// Nothing was cached for the key.
+    case notCached
+
+    var label: String {
+      switch self {
+      case .applied: "applied"
+      case .dropped: "dropped"
+      case .notCached: "not_cached"
+      }
+    }
+  }
+
   /// Removes every entry whose key satisfies `predicate`.
   func removeAll(where predicate: (RowKey) -> Bool) {
     for key in index.keys where predicate(key) { remove(key) }

@@ -316,7 +316,6 @@ final class FeatureReader {
     switch cache.lookup(key, now: loop.now) {
     case .fresh(.row(let row), let refresh):
       if counted { metrics.recordCache(.hit) }
-      // Window events are re-read when they expire (or change), not ahead of it.
       if refresh && source.refreshesAhead { refreshInBackground(key, source: source) }
       return .found(row, .hit)
     case .fresh(.missing, _):

@@ -105,6 +105,13 @@ import Synchronization
     }
   }
 
+  /// See `FeatureCache.applyOwnWrite`. Safe from any thread.
+  func applyOwnWrite(
+    _ key: RowKey, event: StoredWindowEvents.Event?, length: Int?, now: UInt64
+  ) -> FeatureCache.OwnWriteOutcome {
+    shard(key).locked { $0.applyOwnWrite(key, event: event, length: length, now: now) }
+  }
+
   /// Drops every entry whose key starts with `prefix`, shard by shard.
   func removeAll(withPrefix prefix: [UInt8]) {
     for shard in shards {

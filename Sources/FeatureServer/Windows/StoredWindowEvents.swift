@@ -4,31 +4,78 @@ import RedisPool
 /// transaction id, value = `<time µs> <value> <cutoff µs or ->`, where the cutoff is the
 /// watermark in force when the event arrived (windows ending at or before it do not count it).
 @_spi(Benchmarks) public struct StoredWindowEvents: Sendable {
-  var times: [Int64] = []
-  var values: [Double] = []
-  /// `Int64.min` where no watermark was in force.
-  var cutoffs: [Int64] = []
+  /// Rows `0..<count` of `columns` are these events.
+  private var columns = EventColumns.empty
+  private(set) var count = 0
   /// Stored values that did not parse (counted and skipped).
   var decodeErrors = 0
 
-  var approximateBytes: Int { 64 + times.count * 24 }
+  var approximateBytes: Int { 64 + columns.capacity * 24 }
+
+  /// The hash's fields these were read from (HLEN at the read), bad ones included.
+  var fields: Int { count + decodeErrors }
+
+  /// One stored event.
+  struct Event: Sendable, Equatable {
+    var time: Int64
+    var value: Double
+    /// `Int64.min` where no watermark was in force.
+    var cutoff: Int64
+
+    init(time: Int64, value: Double, cutoff: Int64) {
+      self.time = time
+      self.value = value
+      self.cutoff = cutoff
+    }
+
+    init(_ decoded: (time: Int64, value: Double, cutoff: Int64)) {
+      self.init(time: decoded.time, value: decoded.value, cutoff: decoded.cutoff)
+    }
+  }
 
   init() {}
 
-  /// Decodes an HVALS reply of the events hash in place, inside the reply callback.
+  init(_ events: [Event]) {
+    columns = EventColumns(capacity: events.count)
+    for event in events { append(event) }
+  }
+
+  /// The event at `index` (`0..<count`).
+  subscript(index: Int) -> Event {
+    precondition(index >= 0 && index < count)
+    return Event(time: columns.times[index], value: columns.values[index], cutoff: columns.cutoffs[index])
+  }
+
+  /// Calls `body` with the time, value and cutoff of every event, in stored order.
+  @inline(__always)
+  func forEach(_ body: (_ time: Int64, _ value: Double, _ cutoff: Int64) -> Void) {
+    withExtendedLifetime(columns) {
+      for index in 0..<count { body(columns.times[index], columns.values[index], columns.cutoffs[index]) }
+    }
+  }
+
+  /// Adds an event: in place when these are the newest version of their columns and there is
+  /// room (see `EventColumns`), else into new columns with room for as many again.
+  mutating func append(_ event: Event) {
+    if count != columns.used || count == columns.capacity {
+      columns = EventColumns(copying: count, of: columns, capacity: max(16, count * 2))
+    }
+    columns.append(time: event.time, value: event.value, cutoff: event.cutoff)
+    count += 1
+  }
+
+  /// Decodes an HVALS reply of the events hash in place, inside the reply callback. Room for a
+  /// few more events than the reply holds: the stream consumer may add some (write-through).
   init(values reply: RedisReplyView) {
-    let count = reply.count
-    times.reserveCapacity(count)
-    values.reserveCapacity(count)
-    cutoffs.reserveCapacity(count)
-    for index in 0..<count {
+    let replyCount = reply.count
+    columns = EventColumns(capacity: replyCount + min(64, replyCount / 4 + 4))
+    for index in 0..<replyCount {
       guard let text = reply[index], text.kind == .bulk, let event = Self.decode(text.bytes) else {
         decodeErrors += 1
         continue
       }
-      times.append(event.time)
-      values.append(event.value)
-      cutoffs.append(event.cutoff)
+      columns.append(time: event.time, value: event.value, cutoff: event.cutoff)
+      count += 1
     }
   }
 

@@ -9,8 +9,13 @@ public struct StreamConfiguration: Sendable {
   /// This consumer's name in the group; stable across restarts so a restarted server finishes
   /// the entries it had read but not acknowledged. Default: the host name.
   public var consumer: String? = nil
-  /// Redis connections of the consumer (its own, beside the serving pool).
+  /// Redis connections of the consumer (its own, beside the serving pool); with write-through,
+  /// one more stores the events.
   public var connections = 2
+  /// The consumer thread's nice value (the serving loops keep 0): above 0, a busy machine
+  /// serves requests first and ingest's lag absorbs the wait (it is measured:
+  /// featureserver_stream_processing_seconds); 0 gives ingest an equal share.
+  public var niceness = 10
   /// Entries read per XREADGROUP.
   public var batchSize = 512
   /// Seconds between reads while the stream is idle.
@@ -26,6 +31,10 @@ public struct StreamConfiguration: Sendable {
   /// of its own) and keep events cached until they change, for the cache's TTL. A single Redis
   /// only: on a cluster, events always use `windowCacheTTL`.
   public var windowInvalidation = true
+  /// With invalidations heard and the stream consumed here: the consumer puts the events it
+  /// stores into the cache itself, so an entity whose events keep arriving stays cached
+  /// (`WindowCacheWriteThrough`); off, each write drops the entity's cached events.
+  public var windowWriteThrough = true
   /// The most events one POST /events may carry.
   public var maxEventsPerRequest = 10_000
 
@@ -38,6 +47,7 @@ public struct StreamConfiguration: Sendable {
     guard !group.isEmpty, group.utf8.count <= 256 else { throw ConfigurationError("stream-group must be 1-256 bytes") }
     try ConfigurationError.check("stream-connections", connections, in: 1...64)
     try ConfigurationError.check("stream-batch-size", batchSize, in: 1...100_000)
+    try ConfigurationError.check("stream-niceness", niceness, in: 0...19)
     try ConfigurationError.checkSeconds("stream-poll-interval", pollInterval, positive: true)
     try ConfigurationError.checkSeconds("stream-claim-idle", claimIdle, positive: true)
     try ConfigurationError.check("window-max-events-per-entity", maxEventsPerEntity, in: 1...10_000_000)

@@ -28,8 +28,12 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
   private let registry: Registry
   private let loop: EventLoop
   private let redis: RedisLoopPool
+  /// Puts this consumer's writes into the cache; nil: they reach it as invalidations.
+  let writeThrough: WindowCacheWriteThrough?
+  /// Where events are stored: the write-through's own connection, else `redis`.
+  private let storing: RedisLoopPool
   private var maxEventTime: Int64?
-  /// The writer script's SHA-1 once SCRIPT LOAD gave it.
+  /// The store script's SHA-1 once SCRIPT LOAD gave it (a cluster stores through it).
   private var scriptSHA1: [UInt8]?
   /// Set when a node answered NOSCRIPT (a restarted node, another cluster node): the next batch
   /// sends the script's body, which loads it there, then EVALSHA again.
@@ -43,7 +47,10 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
   private var loggedProblems = Set<WindowEventProblem>()
   private var stopped = false
 
-  init(configuration: StreamConfiguration, stream: String, registry: Registry, loop: EventLoop, redis: RedisLoopPool) {
+  init(
+    configuration: StreamConfiguration, stream: String, registry: Registry, loop: EventLoop, redis: RedisLoopPool,
+    writeThrough: WindowCacheWriteThrough? = nil
+  ) {
     self.configuration = configuration
     self.stream = Array(stream.utf8)
     group = Array(configuration.group.utf8)
@@ -54,6 +61,8 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     self.registry = registry
     self.loop = loop
     self.redis = redis
+    self.writeThrough = writeThrough
+    storing = writeThrough?.writer ?? redis
   }
 
   func start() {
@@ -72,7 +81,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     let commands = [
       RedisCommand(arguments: [Self.xgroup, Self.create, stream, group, Self.zero, Self.mkstream]),
       RedisCommand(arguments: [Self.get, watermarkKey]),
-      RedisCommand(arguments: [Self.script, Self.load, WindowEventWriter.scriptBytes]),
+      RedisCommand(arguments: [Self.script, Self.load, WindowEventWriter.storeScriptBytes]),
     ]
     redis.send(batch: commands) { [self] results in
       switch results[0] {
@@ -106,6 +115,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
 
   private func poll() {
     guard !stopped else { return }
+    writeThrough?.keepRegistered()
     let now = monotonicNanoseconds()
     if now &- lastInfo >= 1_000_000_000 {
       lastInfo = now
@@ -246,49 +256,100 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     guard !writes.isEmpty else {
       return finish(ids: ids, addedTimes: addedTimes, accepted: accepted, late: late)
     }
-    let calls = writer.commands(writes, cluster: redis.isCluster, scriptSHA1: sendScriptBody ? nil : scriptSHA1)
-    // About one call's worth of events in flight: a batch's calls pipelined together held
-    // Redis for milliseconds, and every GET that missed the cache waited behind them
-    // (bench/stream.sh). On a single Redis that is one call at a time; on a cluster, where
-    // calls are grouped by slot and mostly hold one event each, as many calls as one would
-    // hold events (else ingest would wait a round trip per event).
-    let inFlight = redis.isCluster ? WindowEventWriter.eventsPerCall : 1
-    redis.send(paced: calls.map(\.0), inFlight: inFlight) { [self] results in
-      var noScript = false
-      var failed: RedisResult? = nil
-      var duplicates = 0
-      var evicted = 0
-      for (index, result) in results.enumerated() {
-        switch result {
-        case .success(.array(let codes)) where codes.count == calls[index].1.count:
-          for case .integer(let code) in codes {
-            if code == 0 { duplicates += 1 }
-            if code >= 2 { evicted += Int(clamping: code - 2) }
-          }
-        case .success(.error(let text)) where text.hasPrefix("NOSCRIPT"):
-          noScript = true
-        default:
-          failed = result
-        }
-      }
-      if failed != nil || noScript {
+    store(writes) { [self] summary in
+      if summary.failed != nil || summary.noScript {
         // Nothing is acknowledged: the entries are read again (storing is idempotent), with
         // the watermark they were first judged under.
         maxEventTime = maxAtStart
         readingPending = true
-        if noScript && failed == nil {
+        if summary.noScript && summary.failed == nil {
           sendScriptBody = true
           return poll()
         }
         metrics.writeFailures.wrappingIncrement(ordering: .relaxed)
-        problem("cannot store events; retrying", failed!)
+        problem("cannot store events; retrying", summary.failed!)
         return retry(after: 0.5, poll)
       }
       sendScriptBody = false
-      metrics.duplicateEvents.wrappingIncrement(by: duplicates, ordering: .relaxed)
-      metrics.evictedEvents.wrappingIncrement(by: evicted, ordering: .relaxed)
+      metrics.duplicateEvents.wrappingIncrement(by: summary.duplicates, ordering: .relaxed)
+      metrics.evictedEvents.wrappingIncrement(by: summary.evicted, ordering: .relaxed)
       finish(ids: ids, addedTimes: addedTimes, accepted: accepted, late: late)
     }
+  }
+
+  /// What storing a batch's events came to.
+  private struct StoreSummary {
+    var duplicates = 0
+    var evicted = 0
+    var noScript = false
+    var failed: RedisResult? = nil
+  }
+
+  /// Stores `writes` with about one call's worth of events in flight: a batch's calls pipelined
+  /// together held Redis for milliseconds, and every GET that missed the cache waited behind
+  /// them (bench/stream.sh). On a single Redis that is one call (a MULTI block) at a time, each
+  /// carrying the prune steps earlier calls asked for; on a cluster, where calls are grouped by
+  /// slot and mostly hold one event each, as many calls as one would hold events (else ingest
+  /// would wait a round trip per event), then the prune steps. After a failure the rest are not
+  /// sent. Each call's events reach the write-through cache as its reply arrives.
+  private func store(_ writes: [WindowEventWrite], completion: @escaping (StoreSummary) -> Void) {
+    let calls = writer.calls(writes, cluster: redis.isCluster, scriptSHA1: sendScriptBody ? nil : scriptSHA1)
+    var summary = StoreSummary()
+    var prunes: [WindowEventWrite] = []
+    func take(_ call: WindowEventWriter.Call, _ results: [RedisResult], prunesRiding: Int) {
+      switch WindowEventWriter.outcome(of: call, results, prunes: prunesRiding) {
+      case .success(let outcome):
+        summary.evicted += outcome.evicted
+        for (position, stored) in zip(call.positions, outcome.stored) {
+          guard stored.isNew else {
+            summary.duplicates += 1
+            continue
+          }
+          if writer.needsPruning(writes[position], fields: stored.fields) {
+            prunes.append(writes[position])
+            writeThrough?.apply(writes[position], length: nil)  // the prune changes it again
+          } else {
+            writeThrough?.apply(writes[position], length: stored.fields)
+          }
+        }
+        return
+      case .failure(.noScript): summary.noScript = true
+      case .failure(.failed(let result)): summary.failed = summary.failed ?? result
+      }
+      // Whether it ran is unknown: what the cache holds for its entities goes.
+      for position in call.positions { writeThrough?.apply(writes[position], length: nil) }
+    }
+    func pruneThenComplete() {
+      guard !prunes.isEmpty, summary.failed == nil, !summary.noScript else { return completion(summary) }
+      // A failed prune is left for the next: the events are stored, and the hash is pruned when
+      // it next grows by 32 or is over the bound.
+      let commands = prunes.map { writer.prune($0) }
+      storing.send(paced: commands, inFlight: redis.isCluster ? WindowEventWriter.eventsPerCall : commands.count) {
+        results in
+        for case .success(.integer(let count)) in results { summary.evicted += Int(clamping: count) }
+        completion(summary)
+      }
+    }
+    if redis.isCluster {
+      storing.send(paced: calls.map { $0.commands[0] }, inFlight: WindowEventWriter.eventsPerCall) { results in
+        for (call, result) in zip(calls, results) { take(call, [result], prunesRiding: 0) }
+        pruneThenComplete()
+      }
+      return
+    }
+    var index = 0
+    func next() {
+      guard index < calls.count, summary.failed == nil else { return pruneThenComplete() }
+      let call = calls[index]
+      index += 1
+      let riding = prunes
+      prunes = []
+      storing.send(batch: writer.riding(riding, on: call)) { results in
+        take(call, results, prunesRiding: riding.count)
+        next()
+      }
+    }
+    next()
   }
 
   /// Saves the watermark, then acknowledges the entries.

@@ -35,7 +35,12 @@ final class WindowEventsSource: RowSource {
     return trackedLifetime
   }
 
-  var refreshesAhead: Bool { false }
+  /// While Redis's invalidations are heard, an entity's events stay cached for the row TTL and a
+  /// hit near its end re-reads them in the background (the consumer's own writes reach the cache
+  /// directly, `WindowCacheWriteThrough`, and a re-read under way when one does is not kept), so
+  /// an entity read steadily is never a miss for its events. Without them the short lifetime
+  /// ends before a refresh would help.
+  var refreshesAhead: Bool { tracking != nil }
 
   func errorLabel(nativeEntityCount: Int) -> Int { position }
 

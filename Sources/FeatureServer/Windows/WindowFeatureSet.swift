@@ -78,10 +78,7 @@ public struct WindowFeatureSet: Sendable {
     let served = windows.map { $0.window.servedWindow(at: now) }
     var trailingAccumulator = WindowAccumulator()
     let trailingStart = trailing.map { now - $0.length }
-    for index in events.times.indices {
-      let time = events.times[index]
-      let value = events.values[index]
-      let cutoff = events.cutoffs[index]
+    events.forEach { time, value, cutoff in
       for (position, window) in served.enumerated()
       where window.start <= time && time < window.end && window.end > cutoff {
         accumulators[position].add(value)

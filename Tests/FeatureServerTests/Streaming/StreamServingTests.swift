@@ -15,9 +15,9 @@ final class StreamServingTests: XCTestCase {
   func testServedWindowFeaturesEqualTheReplayToolsOpenWindowsAtTheSameMoment() throws {
     let redis = try RedisServerProcess()
     try load(redis)
+    // Default settings: window events cached, the consumer's writes put into the cache.
     let server = try ServerProcess(arguments: [
       "--redis-url", "redis://127.0.0.1:\(redis.port)", "--stream", "fs:events", "--threads", "2",
-      "--window-cache-ttl", "0",
     ])
     defer { server.stop() }
     let lines = Self.events(count: 3000, customers: 100, now: Date().timeIntervalSince1970)
@@ -29,6 +29,13 @@ final class StreamServingTests: XCTestCase {
         "POST /events HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
       )
       XCTAssertTrue(response.hasPrefix("HTTP/1.1 202"), response)
+    }
+    // Every customer read (and its events cached) before the rest arrive: those the consumer
+    // puts into the cache itself (write-through), and they must still equal the replay's.
+    XCTAssertNotNil(waitUntil(timeout: 60) { streamCount(server, "featureserver_stream_events_total") == half })
+    for customer in 1...100 {
+      XCTAssertTrue(
+        server.request("GET /features/customer/\(customer) HTTP/1.1\r\nHost: t\r\n\r\n").hasPrefix("HTTP/1.1 200"))
     }
     let producer = try RawConnection(port: redis.port)
     var resp = ""
@@ -45,6 +52,9 @@ final class StreamServingTests: XCTestCase {
       waitUntil(timeout: 60) { streamCount(server, "featureserver_stream_events_total") == lines.count },
       server.request("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"))
 
+    XCTAssertGreaterThan(
+      streamCount(server, #"featureserver_window_cache_own_writes_total{outcome="applied"}"#), 0,
+      "the consumer's writes went into the cache")
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("stream-serving-\(getpid()).jsonl")
     defer { try? FileManager.default.removeItem(at: file) }
     try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
@@ -135,8 +145,8 @@ final class StreamServingTests: XCTestCase {
     defer { server.stop() }
     let now = Date().timeIntervalSince1970
     // 30 events two hours old for customer 7 (stored: no watermark yet), then 100 recent events
-    // for customer 8 (bounded to 40), then 10 recent ones for customer 7: its hash reaches 32
-    // events, is scanned, and the old ones, closed in every window, go.
+    // for customer 8 (bounded to 40), then 12 recent ones for customer 7: its hash goes over
+    // the bound, is scanned, and the old ones, closed in every window, go.
     var lines: [String] = []
     for index in 0..<30 {
       lines.append(
@@ -148,7 +158,7 @@ final class StreamServingTests: XCTestCase {
         #"{"transaction_id":"new\#(index)","customer_id":8,"amount":2,"event_timestamp":\#(now - 100 + Double(index))}"#
       )
     }
-    for index in 0..<10 {
+    for index in 0..<12 {
       lines.append(
         #"{"transaction_id":"late\#(index)","customer_id":7,"amount":3,"event_timestamp":\#(now - 50 + Double(index) / 2)}"#
       )
@@ -163,7 +173,7 @@ final class StreamServingTests: XCTestCase {
     XCTAssertLessThanOrEqual(try length("fs:win:{customer:8}"), 40)
     XCTAssertGreaterThan(streamCount(server, "featureserver_stream_evicted_events_total"), 0)
     // The two-hour-old events were stored (no watermark yet) and are gone now; the recent stay.
-    XCTAssertEqual(try length("fs:win:{customer:7}"), 10)
+    XCTAssertEqual(try length("fs:win:{customer:7}"), 12)
     let old = try redis.cli(["HEXISTS", "fs:win:{customer:7}", "old0"]).trimmingCharacters(in: .whitespacesAndNewlines)
     XCTAssertEqual(old, "0")
   }

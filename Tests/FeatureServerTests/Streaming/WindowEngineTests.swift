@@ -109,12 +109,12 @@ final class WindowEngineTests: XCTestCase {
     XCTAssertEqual(
       entity.features.map(\.name),
       ["age", "txn_count_1m", "amount_sum_1m", "amount_std_1m", "amount_mean_60s", "amount_std_60s"])
-    var events = StoredWindowEvents()
     // now = 100 s: served 1m window [45, 105); trailing (40, 100].
-    events.times = [50, 60, 70, 30].map { $0 * second }
-    events.values = [1, 2, 4, 100]
     // The 60 s event arrived when windows ending by 105 s had closed: not counted in [45, 105).
-    events.cutoffs = [Int64.min, 105 * second, Int64.min, Int64.min]
+    let events = StoredWindowEvents([
+      .init(time: 50 * second, value: 1, cutoff: Int64.min), .init(time: 60 * second, value: 2, cutoff: 105 * second),
+      .init(time: 70 * second, value: 4, cutoff: Int64.min), .init(time: 30 * second, value: 100, cutoff: Int64.min),
+    ])
     let values = windows.values(of: events, now: 100 * second)
     XCTAssertEqual(values[0], .int64(2))
     XCTAssertEqual(values[1], .double(5))
