@@ -81,7 +81,8 @@ router.get("/hello/:name") { request, responder in
   responder.respond(HTTPResponse(contentType: "text/plain", body: "hello \(request.parameters["name"] ?? "")"))
 }
 router.get("/delay/:ms") { request, responder in
-  let milliseconds = UInt64(request.parameters["ms"] ?? "") ?? 0
+  // At most a minute: a larger number would overflow the nanoseconds below.
+  let milliseconds = min(UInt64(request.parameters["ms"] ?? "") ?? 0, 60_000)
   responder.eventLoop.schedule(afterNanoseconds: milliseconds * 1_000_000) {
     responder.respond(HTTPResponse(contentType: "text/plain", body: "waited \(milliseconds) ms"))
   }

@@ -68,7 +68,10 @@ final class HardeningWireTests: XCTestCase {
       client.send(String(repeating: "GET /big/100000 HTTP/1.1\r\nHost: a\r\n\r\n", count: 60))
       clients.append(client)
     }
-    usleep(1_000_000)
+    // Output piles up as the clients do not read (waited for, not timed: a loaded machine
+    // serves late), then has a moment to grow past the bound if it could.
+    XCTAssertNotNil(waitUntil(timeout: 10) { server.server.bufferedOutputBytes >= bound / 2 })
+    usleep(500_000)
     // Past the bound, a connection with unsent bytes takes no new request; what is in flight
     // when it crosses may still land (one pass's share per connection at most).
     let held = server.server.bufferedOutputBytes

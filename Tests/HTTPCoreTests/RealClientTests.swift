@@ -200,11 +200,13 @@ final class RealClientTests: XCTestCase {
       if connection == nil { usleep(50_000) }
     }
     let busy = try XCTUnwrap(connection)
-    busy.send("GET /delay/400 HTTP/1.1\r\nHost: a\r\n\r\n")
-    usleep(100_000)
+    // Long enough that the request is surely in flight when SIGTERM comes, even on a loaded
+    // machine where the server reads it late (it has no way to say so from outside).
+    busy.send("GET /delay/1500 HTTP/1.1\r\nHost: a\r\n\r\n")
+    usleep(500_000)
     kill(process.processIdentifier, SIGTERM)
     let (text, closed) = busy.readUntilClose()
-    XCTAssertTrue(text.hasSuffix("waited 400 ms"), text)
+    XCTAssertTrue(text.hasSuffix("waited 1500 ms"), text)
     XCTAssertTrue(closed)
     process.waitUntilExit()
     XCTAssertEqual(process.terminationStatus, 0)
