@@ -36,6 +36,11 @@ public struct RedisReplyView {
     return UnsafeRawBufferPointer(start: start, count: reply.len)
   }
 
+  /// The value of an integer reply (0 for other kinds).
+  public var integer: Int64 {
+    node.pointee.type == REDIS_REPLY_INTEGER ? Int64(node.pointee.integer) : 0
+  }
+
   /// The number of elements of an array reply (0 for other kinds).
   public var count: Int {
     node.pointee.type == REDIS_REPLY_ARRAY ? Int(node.pointee.elements) : 0

@@ -91,7 +91,8 @@ final class RedisPoolTests: XCTestCase {
     let pool = try makePool("redis://127.0.0.1:\(redis.port)", size: 2)
     defer { closeAndWait(pool) }
     XCTAssertNotNil(waitUntil(timeout: 5) { pool.statisticsSnapshot().connectionsUp == 2 })
-    // 600 fields of 64-byte values: ~60 KB of reply, well past the 16 KiB block.
+    // 600 fields of 64-byte values: ~60 KB of reply, well past the 16 KiB block (and, with the
+    // nodes, past one 64 KiB overflow chunk).
     var arguments = [Array("HSET".utf8), Array("big".utf8)]
     var expected: [[UInt8]] = []
     for index in 0..<600 {
@@ -100,13 +101,17 @@ final class RedisPoolTests: XCTestCase {
       arguments += [field, value]
       expected += [field, value]
     }
-    XCTAssertEqual(try run(pool, RedisCommand(arguments: arguments)).get(), .integer(600))
+    // And one value larger than an overflow chunk (64 KiB) on its own.
+    let huge = [Array("huge".utf8), [UInt8](repeating: UInt8(ascii: "h"), count: 200_000)]
+    arguments += huge
+    expected += huge
+    XCTAssertEqual(try run(pool, RedisCommand(arguments: arguments)).get(), .integer(601))
     let nested = RedisCommand("EVAL", "return {1, {2, 'two', {}}, false, 'x'}", "0")
     for round in 0..<3 {
       guard case .array(let fields) = try run(pool, RedisCommand("HGETALL", "big")).get() else {
         return XCTFail("HGETALL is an array (round \(round))")
       }
-      XCTAssertEqual(fields.count, 1200)
+      XCTAssertEqual(fields.count, 1202)
       let bytes = fields.compactMap { field -> [UInt8]? in
         guard case .bulk(let bytes) = field else { return nil }
         return bytes

@@ -296,8 +296,11 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     let calls = writer.calls(writes, cluster: redis.isCluster, scriptSHA1: sendScriptBody ? nil : scriptSHA1)
     var summary = StoreSummary()
     var prunes: [WindowEventWrite] = []
-    func take(_ call: WindowEventWriter.Call, _ results: [RedisResult], prunesRiding: Int) {
-      switch WindowEventWriter.outcome(of: call, results, prunes: prunesRiding) {
+    func take(
+      _ call: WindowEventWriter.Call,
+      _ outcome: Result<(stored: [WindowEventWriter.Stored], evicted: Int), WindowEventWriter.CallFailure>
+    ) {
+      switch outcome {
       case .success(let outcome):
         summary.evicted += outcome.evicted
         for (position, stored) in zip(call.positions, outcome.stored) {
@@ -332,7 +335,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     }
     if redis.isCluster {
       storing.send(paced: calls.map { $0.commands[0] }, inFlight: WindowEventWriter.eventsPerCall) { results in
-        for (call, result) in zip(calls, results) { take(call, [result], prunesRiding: 0) }
+        for (call, result) in zip(calls, results) { take(call, WindowEventWriter.outcome(ofScript: call, result)) }
         pruneThenComplete()
       }
       return
@@ -344,12 +347,43 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
       index += 1
       let riding = prunes
       prunes = []
-      storing.send(batch: writer.riding(riding, on: call)) { results in
-        take(call, results, prunesRiding: riding.count)
-        next()
-      }
+      // Replies read in place: MULTI's and each QUEUED only say whether they failed; the EXEC
+      // reply holds the outcome (building a value for each of ~50 replies a call was a sixth of
+      // the consumer's instructions).
+      let queuing = QueuingReplies()
+      let commands = writer.riding(riding, on: call)
+      var requests = commands.dropLast().map { RedisViewRequest($0, completion: queuing.completion) }
+      requests.append(
+        RedisViewRequest(commands[commands.count - 1]) { result in
+          switch result {
+          case .success(let reply) where reply.kind != .error:
+            take(call, WindowEventWriter.outcome(ofExec: reply, call, prunes: riding.count))
+          case .success(let reply):
+            take(
+              call, .failure(.failed(queuing.failure ?? .success(.error(String(decoding: reply.bytes, as: UTF8.self)))))
+            )
+          case .failure(let error):
+            take(call, .failure(.failed(.failure(error))))
+          }
+          next()
+        })
+      storing.send(viewingBatch: requests)
     }
     next()
+  }
+
+  /// The first failure among a MULTI block's queuing replies (one completion shared by all).
+  private final class QueuingReplies {
+    var failure: RedisResult? = nil
+    lazy var completion: (RedisReplyResult) -> Void = { [unowned self] result in
+      guard failure == nil else { return }
+      switch result {
+      case .success(let reply) where reply.kind == .error:
+        failure = .success(.error(String(decoding: reply.bytes, as: UTF8.self)))
+      case .failure(let error): failure = .failure(error)
+      default: break
+      }
+    }
   }
 
   /// Saves the watermark, then acknowledges the entries.

@@ -177,35 +177,48 @@ struct WindowEventWriter {
     }
   }
 
-  /// What `call` did with each of its events, from its replies (one per command), and the
-  /// events that `prunes` prune steps sent inside its MULTI block (ahead of its own commands,
-  /// see `riding(_:on:)`) dropped by the bound.
-  static func outcome(of call: Call, _ results: [RedisResult], prunes: Int = 0) -> Result<
+  /// What a cluster's store-script call did with each of its events, from its reply.
+  static func outcome(ofScript call: Call, _ result: RedisResult) -> Result<
     (stored: [Stored], evicted: Int), CallFailure
   > {
-    var replies: [RedisValue]
-    var evicted = 0
-    switch results.last {
-    case .success(.array(let values)) where call.commands.count == 1:
-      replies = values  // the store script
-    case .success(.array(let values)):
-      // EXEC: the prune steps' replies, then HSETNX, HLEN, PEXPIRE per event.
-      guard values.count == prunes + 3 * call.positions.count else { return .failure(.failed(results.last!)) }
-      for case .integer(let count) in values[..<prunes] { evicted += Int(clamping: count) }
-      replies = stride(from: prunes, to: values.count, by: 3).flatMap { [values[$0], values[$0 + 1]] }
+    switch result {
+    case .success(.array(let replies)) where replies.count == 2 * call.positions.count:
+      var stored: [Stored] = []
+      stored.reserveCapacity(call.positions.count)
+      for index in 0..<call.positions.count {
+        guard case .integer(let isNew) = replies[2 * index], case .integer(let fields) = replies[2 * index + 1] else {
+          return .failure(.failed(result))
+        }
+        stored.append(Stored(isNew: isNew == 1, fields: Int(clamping: fields)))
+      }
+      return .success((stored, 0))
     case .success(.error(let text)) where text.hasPrefix("NOSCRIPT"):
       return .failure(.noScript)
     default:
-      return .failure(.failed(results.first { if case .failure = $0 { true } else { false } } ?? results.last!))
+      return .failure(.failed(result))
     }
-    guard replies.count == 2 * call.positions.count else { return .failure(.failed(results.last!)) }
+  }
+
+  /// What a single Redis's call did, from its EXEC reply read in place (no value is built for
+  /// each of its 3 replies per event): the prune steps' replies, then HSETNX, HLEN, PEXPIRE per
+  /// event.
+  static func outcome(ofExec reply: RedisReplyView, _ call: Call, prunes: Int) -> Result<
+    (stored: [Stored], evicted: Int), CallFailure
+  > {
+    guard reply.kind == .array, reply.count == prunes + 3 * call.positions.count else {
+      return .failure(.failed(.success(.error("EXEC: \(String(decoding: reply.bytes.prefix(200), as: UTF8.self))"))))
+    }
+    var evicted = 0
+    for index in 0..<prunes where reply[index]?.kind == .integer { evicted += Int(clamping: reply[index]!.integer) }
     var stored: [Stored] = []
     stored.reserveCapacity(call.positions.count)
     for index in 0..<call.positions.count {
-      guard case .integer(let isNew) = replies[2 * index], case .integer(let fields) = replies[2 * index + 1] else {
-        return .failure(.failed(results.last!))
+      let base = prunes + 3 * index
+      guard let isNew = reply[base], isNew.kind == .integer, let fields = reply[base + 1], fields.kind == .integer
+      else {
+        return .failure(.failed(.success(.error("EXEC: an event's replies are not integers"))))
       }
-      stored.append(Stored(isNew: isNew == 1, fields: Int(clamping: fields)))
+      stored.append(Stored(isNew: isNew.integer == 1, fields: Int(clamping: fields.integer)))
     }
     return .success((stored, evicted))
   }
