@@ -15,7 +15,7 @@ import RedisPool
 /// write's reply: the hash's field count after it, which says whether the cached copy plus the
 /// event is what Redis holds (`FeatureCache.applyOwnWrite`); if not, the copy goes.
 ///
-/// The registration is checked at every poll of the stream (`keepRegistered`): a fresh one
+/// The registration is checked as the stream is polled (`keepRegistered`): a fresh one
 /// (the writer's connection was made again, so changes by others may have gone unheard) starts
 /// a new invalidation generation, which drops the cached events. Known gap, Redis's own: a
 /// key changed by another client and by this one in the same pass of Redis's event loop is
@@ -33,7 +33,11 @@ final class WindowCacheWriteThrough: @unchecked Sendable {  // its state is touc
   /// The listener connection the registration redirects to, as last confirmed.
   private var registeredFor: Int? = nil
   private var checking = false
+  private var lastCheck: UInt64 = 0
   private var loggedProblem = false
+  /// ns between checks of the registration: how long a writer connection made again may go
+  /// unnoticed (changes by others unheard meanwhile), against a command per check.
+  static let checkInterval: UInt64 = 20_000_000
 
   init(cache: SharedFeatureCache, listener: RedisInvalidationListener, writer: RedisLoopPool, prefix: [UInt8]) {
     self.cache = cache
@@ -43,31 +47,43 @@ final class WindowCacheWriteThrough: @unchecked Sendable {  // its state is touc
   }
 
   /// Makes sure the writer's tracking registration is in place and redirects to the listener's
-  /// current connection (one check in flight at a time).
+  /// current connection: one check in flight at a time, at most every `checkInterval`. A check
+  /// asks `CLIENT TRACKINGINFO` (not a second `TRACKING ON`, whose refusal would count as an
+  /// error reply in Redis's statistics hundreds of times a second); a registration found gone
+  /// is made again, as fresh.
   func keepRegistered() {
-    guard !checking else { return }
+    guard !checking, writer.loop.now &- lastCheck >= Self.checkInterval else { return }
     guard let target = listener.redirectTarget else {
       registeredFor = nil
       return
     }
     checking = true
+    lastCheck = writer.loop.now
+    guard registeredFor == target else { return register(redirectingTo: target) }
+    writer.send(viewing: RedisCommand(arguments: [Self.client, Self.trackingInfo])) { [self] result in
+      checking = false
+      if case .success(let reply) = result, Self.isRegistered(reply, redirectingTo: target) {
+        listener.registrationConfirmed(for: target, fresh: false)
+      } else {
+        registeredFor = nil  // gone (the connection was made again): registered afresh next
+      }
+    }
+  }
+
+  /// OFF (a registration that names another listener connection goes), then ON.
+  private func register(redirectingTo target: Int) {
     let on = RedisCommand(arguments: [
       Self.client, Self.tracking, Self.on, Self.redirect, Array(String(target).utf8), Self.bcast, Self.prefixWord,
       prefix, Self.noloop,
     ])
-    // Redis refuses a second ON for the same prefix ("overlaps"): the answer tells whether
-    // the registration was still there. A new listener connection needs OFF first.
-    let moving = registeredFor != target
-    writer.send(batch: moving ? [RedisCommand(arguments: [Self.client, Self.tracking, Self.off]), on] : [on]) {
-      [self] results in
+    writer.send(batch: [RedisCommand(arguments: [Self.client, Self.tracking, Self.off]), on]) { [self] results in
       checking = false
       switch results.last! {
       case .success(.status):
         registeredFor = target
+        // Fresh: while it was not registered, changes by others went unheard.
         listener.registrationConfirmed(for: target, fresh: true)
         loggedProblem = false
-      case .success(.error(let text)) where !moving && text.contains("overlaps"):
-        listener.registrationConfirmed(for: target, fresh: false)
       case .success(.error(let text)) where text.contains("does not exist"):
         registeredFor = nil  // the listener's connection was made again: the next check names it
       case let other:
@@ -81,6 +97,24 @@ final class WindowCacheWriteThrough: @unchecked Sendable {  // its state is touc
     }
   }
 
+  /// Whether a `CLIENT TRACKINGINFO` reply (`flags [...] redirect <id> prefixes [...]`) says
+  /// tracking is on and redirects to `target`.
+  static func isRegistered(_ reply: RedisReplyView, redirectingTo target: Int) -> Bool {
+    guard reply.kind == .array else { return false }
+    var on = false
+    var redirect: Int64 = -1
+    var index = 0
+    while index + 1 < reply.count, let name = reply[index], let value = reply[index + 1] {
+      if name.bytes.elementsEqual("flags".utf8) {
+        for position in 0..<value.count where value[position]?.bytes.elementsEqual("on".utf8) == true { on = true }
+      } else if name.bytes.elementsEqual("redirect".utf8), value.kind == .integer {
+        redirect = value.integer
+      }
+      index += 2
+    }
+    return on && redirect == Int64(target)
+  }
+
   /// Applies stored writes to the cache, in the order Redis ran them: `length` is the hash's
   /// field count after the write, nil when its outcome is unknown (a failed call).
   func apply(_ write: WindowEventWrite, length: Int?) {
@@ -92,6 +126,7 @@ final class WindowCacheWriteThrough: @unchecked Sendable {  // its state is touc
   private static let tracking = Array("TRACKING".utf8)
   private static let on = Array("ON".utf8)
   private static let off = Array("OFF".utf8)
+  private static let trackingInfo = Array("TRACKINGINFO".utf8)
   private static let redirect = Array("REDIRECT".utf8)
   private static let bcast = Array("BCAST".utf8)
   private static let prefixWord = Array("PREFIX".utf8)
