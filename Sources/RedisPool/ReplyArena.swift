@@ -56,28 +56,25 @@ final class ReplyArena {
   /// (hiredis reports it).
   fileprivate func allocate(_ byteCount: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer? {
     let rounded = (byteCount + 15) & ~15
+    let start: UnsafeMutableRawPointer
     if rounded <= Self.blockSize - used {
-      let start = block + used
+      start = block + used
       used += rounded
-      if zeroed { memset(start, 0, byteCount) }
-      return start
-    }
-    if rounded <= chunkCapacity - chunkUsed, let chunk = overflow.last {
-      let start = chunk + chunkUsed
+    } else if rounded <= chunkCapacity - chunkUsed, let chunk = overflow.last {
+      start = chunk + chunkUsed
       chunkUsed += rounded
-      if zeroed { memset(start, 0, byteCount) }
-      return start
+    } else {
+      let capacity = max(Self.chunkSize, rounded)
+      guard let chunk = malloc(capacity) else { return nil }
+      overflow.append(chunk)
+      chunkCapacity = capacity
+      chunkUsed = rounded
+      start = chunk
     }
-    let capacity = max(Self.chunkSize, rounded)
-    guard let start = malloc(capacity) else { return nil }
-    overflow.append(start)
-    chunkCapacity = capacity
-    chunkUsed = rounded
     if zeroed { memset(start, 0, byteCount) }
     return start
   }
 
-  /// Drops the reply being built or just delivered.
   fileprivate func reset() {
     used = 0
     guard !overflow.isEmpty else { return }  // the usual case; removeAll is not free

@@ -167,6 +167,8 @@ final class ServeCommandValidationTests: XCTestCase {
       (["serve", "--stale-if-error", "1e19"], [:], "--stale-if-error must be 0 or more"),
       (["serve", "--max-requests-per-pass", "0"], [:], "--max-requests-per-pass must be 1...1000000, got 0"),
       (["serve", "--model-max-depth", "0"], [:], "--model-max-depth must be 1...10000, got 0"),
+      (["serve", "--stream-niceness", "20"], [:], "--stream-niceness must be 0...19, got 20"),
+      (["serve"], ["FEATURESERVER_STREAM_NICENESS": "-1"], "--stream-niceness must be 0...19, got -1"),
     ]
     for entry in cases {
       // A case that wrongly starts a server is killed by the timeout, and fails below.

@@ -296,10 +296,7 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
     let calls = writer.calls(writes, cluster: redis.isCluster, scriptSHA1: sendScriptBody ? nil : scriptSHA1)
     var summary = StoreSummary()
     var prunes: [WindowEventWrite] = []
-    func take(
-      _ call: WindowEventWriter.Call,
-      _ outcome: Result<(stored: [WindowEventWriter.Stored], evicted: Int), WindowEventWriter.CallFailure>
-    ) {
+    func take(_ call: WindowEventWriter.Call, _ outcome: WindowEventWriter.Outcome) {
       switch outcome {
       case .success(let outcome):
         summary.evicted += outcome.evicted
@@ -351,8 +348,9 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
       // reply holds the outcome (building a value for each of ~50 replies a call was a sixth of
       // the consumer's instructions).
       let queuing = QueuingReplies()
+      let queued: (RedisReplyResult) -> Void = { queuing.record($0) }
       let commands = writer.riding(riding, on: call)
-      var requests = commands.dropLast().map { RedisViewRequest($0, completion: queuing.completion) }
+      var requests = commands.dropLast().map { RedisViewRequest($0, completion: queued) }
       requests.append(
         RedisViewRequest(commands[commands.count - 1]) { result in
           switch result {
@@ -375,7 +373,8 @@ final class StreamConsumer: @unchecked Sendable {  // its state is touched on it
   /// The first failure among a MULTI block's queuing replies (one completion shared by all).
   private final class QueuingReplies {
     var failure: RedisResult? = nil
-    lazy var completion: (RedisReplyResult) -> Void = { [unowned self] result in
+
+    func record(_ result: RedisReplyResult) {
       guard failure == nil else { return }
       switch result {
       case .success(let reply) where reply.kind == .error:

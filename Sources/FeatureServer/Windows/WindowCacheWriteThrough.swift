@@ -11,7 +11,7 @@ import RedisPool
 /// (`writer`), on which tracking is registered as `CLIENT TRACKING ON REDIRECT <listener>
 /// BCAST PREFIX <events prefix> NOLOOP`. Redis then tells the listener of every change to
 /// events hashes except this connection's own, and those the consumer applies to the cache
-/// itself, in the order Redis ran them (one script call at a time on one connection), from each
+/// itself, in the order Redis ran them (one MULTI block at a time on one connection), from each
 /// write's reply: the hash's field count after it, which says whether the cached copy plus the
 /// event is what Redis holds (`FeatureCache.applyOwnWrite`); if not, the copy goes.
 ///

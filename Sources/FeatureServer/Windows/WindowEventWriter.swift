@@ -6,7 +6,6 @@ struct WindowEventWrite {
   let hashKey: [UInt8]
   let transactionID: [UInt8]
   let storedValue: [UInt8]
-  let time: Int64
   /// The event as a read of the hash gives it to the cache (`storedValue` decoded, so the two
   /// cannot differ in a digit); nil if it would not decode (then a read counts it as bad).
   let event: StoredWindowEvents.Event?
@@ -47,6 +46,10 @@ struct WindowEventWriter {
     let isNew: Bool
     let fields: Int
   }
+
+  /// What a call did with each of its events, and the events its prune steps dropped by the
+  /// bound; or why it failed.
+  typealias Outcome = Result<(stored: [Stored], evicted: Int), CallFailure>
 
   enum CallFailure: Error {
     /// A node does not know the store script (restarted, or another cluster node).
@@ -120,7 +123,6 @@ struct WindowEventWriter {
       hashKey: Array(registry.windowEventsKey(entity: entity.name, id: id).utf8),
       transactionID: Array((event.transactionID ?? "").utf8),
       storedValue: storedValue,
-      time: event.time,
       event: storedValue.withUnsafeBytes { StoredWindowEvents.decode($0).map(StoredWindowEvents.Event.init) },
       pruneBefore: (watermark ?? Int64.min / 2) - windows.horizon,
       // Keys live until every window an event of now could be in has closed, measured from
@@ -178,9 +180,7 @@ struct WindowEventWriter {
   }
 
   /// What a cluster's store-script call did with each of its events, from its reply.
-  static func outcome(ofScript call: Call, _ result: RedisResult) -> Result<
-    (stored: [Stored], evicted: Int), CallFailure
-  > {
+  static func outcome(ofScript call: Call, _ result: RedisResult) -> Outcome {
     switch result {
     case .success(.array(let replies)) where replies.count == 2 * call.positions.count:
       var stored: [Stored] = []
@@ -202,9 +202,7 @@ struct WindowEventWriter {
   /// What a single Redis's call did, from its EXEC reply read in place (no value is built for
   /// each of its 3 replies per event): the prune steps' replies, then HSETNX, HLEN, PEXPIRE per
   /// event.
-  static func outcome(ofExec reply: RedisReplyView, _ call: Call, prunes: Int) -> Result<
-    (stored: [Stored], evicted: Int), CallFailure
-  > {
+  static func outcome(ofExec reply: RedisReplyView, _ call: Call, prunes: Int) -> Outcome {
     guard reply.kind == .array, reply.count == prunes + 3 * call.positions.count else {
       return .failure(.failed(.success(.error("EXEC: \(String(decoding: reply.bytes.prefix(200), as: UTF8.self))"))))
     }

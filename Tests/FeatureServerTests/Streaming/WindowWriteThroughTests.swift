@@ -110,22 +110,16 @@ final class WindowWriteThroughTests: XCTestCase {
   }
 
   func testAChangeByAnotherClientStillReachesTheCache() throws {
-    let harness = try writeThroughHarness()
+    let harness = try writeThroughHarness(withOneEventFor: 71)
     defer { harness.stop() }
-    try harness.writeCustomer(71)
-    try append(harness, [(71, "own", 3)])
-    XCTAssertNotNil(waitUntil(timeout: 10) { (try? self.transactions(harness, 71)) == 1 })
     XCTAssertEqual(try transactions(harness, 71), 1)
     try writeByAnotherClient(harness, customer: 71, id: "other")
     XCTAssertNotNil(waitUntil(timeout: 1) { (try? self.transactions(harness, 71)) == 2 }, "heard")
   }
 
   func testAWriterConnectionMadeAgainRegistersAgainAndForgetsWhatWasCached() throws {
-    let harness = try writeThroughHarness()
+    let harness = try writeThroughHarness(withOneEventFor: 81)
     defer { harness.stop() }
-    try harness.writeCustomer(81)
-    try append(harness, [(81, "first", 3)])
-    XCTAssertNotNil(waitUntil(timeout: 10) { (try? self.transactions(harness, 81)) == 1 })
     let listener = try XCTUnwrap(harness.service.windowInvalidations)
     let ticket = listener.ticket
     let list = try harness.redis.cli(["CLIENT", "LIST"])
@@ -181,6 +175,20 @@ final class WindowWriteThroughTests: XCTestCase {
     XCTAssertEqual(listener.registration, .byWriter)
     XCTAssertNotNil(harness.service.consumer?.writeThrough)
     XCTAssertNotNil(waitUntil(timeout: 5) { listener.isListening }, "the writer registered")
+    return harness
+  }
+
+  /// A harness whose `customer` has one event stored and served.
+  private func writeThroughHarness(withOneEventFor customer: Int) throws -> FeatureServerHarness {
+    let harness = try writeThroughHarness()
+    do {
+      try harness.writeCustomer(customer)
+      try append(harness, [(customer, "first", 3)])
+    } catch {
+      harness.stop()
+      throw error
+    }
+    XCTAssertNotNil(waitUntil(timeout: 10) { (try? self.transactions(harness, customer)) == 1 })
     return harness
   }
 
