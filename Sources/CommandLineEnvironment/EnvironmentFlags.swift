@@ -49,7 +49,7 @@ public enum EnvironmentFlags {
     word.split(separator: "/").map(String.init).filter { $0.hasPrefix("--") }
   }
 
-  /// `arguments` with a `--flag value` appended for each `prefix` variable whose flag is not
+  /// `arguments` with a `--flag=value` appended for each `prefix` variable whose flag is not
   /// already given. Only flags the command knows are taken, so unrelated variables with the
   /// prefix cannot break start-up. A switch (a flag without a value) is set by `true`, `1`,
   /// `yes` or `on`; `false`, `0`, `no` or `off` turns on its `--no-` form when there is one and
@@ -67,7 +67,9 @@ public enum EnvironmentFlags {
       if given { continue }
       let value = String(text[text.index(after: equals)...])
       guard flags.switches.contains(flag) else {
-        result += [flag, value]
+        // One `--flag=value` argument: as two, a value that starts with `-` (a negative number)
+        // would be read as a flag and the flag refused as missing its value.
+        result.append(flag + "=" + value)
         continue
       }
       switch value.lowercased() {
